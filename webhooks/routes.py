@@ -1,0 +1,1 @@
+"""POST /webhooks/zoom (built by the attendance issue)."""

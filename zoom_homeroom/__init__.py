@@ -1,0 +1,85 @@
+"""zoom-homeroom: weekly Homeroom sessions on Zoom, with breakout rooms and attendance."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+
+from .core.models import Calendar
+from .logs import configure_logging
+from .runtime import Clock, utc_now
+from .settings import ConfigError, Settings, load_calendar, load_settings
+from .storage import Storage
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    calendar: Calendar | None = None,
+    clock: Clock = utc_now,
+) -> Flask:
+    """The app factory. Tests pass `Settings`; production reads the environment and `.env`.
+
+    Raises ConfigError when HOMEROOM_SECRET_KEY is missing or the calendar is invalid.
+    """
+    settings = settings or load_settings()
+    if not settings.secret_key:
+        raise ConfigError(["HOMEROOM_SECRET_KEY is not set: the web service refuses to start without it"])
+    calendar = calendar or load_calendar(settings.config_path)
+    configure_logging(settings.secrets())
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    from . import web
+
+    web.init_app(app, settings, calendar, clock)
+    Storage.open(settings.database).close()  # apply migrations once, under the write lock
+
+    _register_blueprints(app)
+    _register_error_handlers(app)
+
+    @app.get("/healthz")
+    def healthz():
+        """Liveness and database check for load balancers."""
+        ok = web.get_storage().ping()
+        return jsonify(status="ok" if ok else "error"), 200 if ok else 503
+
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    import webhooks
+
+    app.register_blueprint(webhooks.bp, url_prefix="/webhooks")
+
+
+def _register_error_handlers(app: Flask) -> None:
+    from werkzeug.exceptions import HTTPException
+
+    def wants_json() -> bool:
+        return request.path.startswith(("/api/", "/webhooks/")) or request.path == "/healthz"
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if wants_json():
+            return jsonify(error=error.name, message=error.description), error.code
+        return error
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return jsonify(error="Internal Server Error"), 500
+        return "Internal Server Error", 500

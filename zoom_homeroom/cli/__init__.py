@@ -1,0 +1,104 @@
+"""The `homeroom` command. One click group; each area's commands live in a module of this package.
+
+Known errors become a one-line message and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..runtime import Runtime
+from ..settings import ConfigError, load_settings
+from ..storage import StorageError
+
+
+class HomeroomGroup(click.Group):
+    """Turns the project's known errors into one-line messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as error:
+            raise click.ClickException("configuration problems:\n  " + "\n  ".join(error.problems)) from None
+        except StorageError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=HomeroomGroup)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Run Homeroom sessions on Zoom: meetings, breakout rooms, attendance, Mix It Up."""
+    from ..logs import configure_logging
+
+    configure_logging([], level=logging.DEBUG if verbose else logging.INFO)
+    preset = ctx.obj if isinstance(ctx.obj, Runtime) else None  # tests and the demo pass one
+    ctx.obj = ctx.with_resource(_runtime_resource(preset))
+
+
+class _LazyRuntime:
+    """Builds the Runtime on first use, so `--help` and `config check` work with a broken setup."""
+
+    def __init__(self, runtime: Runtime | None = None) -> None:
+        self._runtime = runtime
+        self._owned = runtime is None
+
+    def get(self) -> Runtime:
+        if self._runtime is None:
+            settings = load_settings()
+            from ..logs import configure_logging
+
+            configure_logging(settings.secrets())
+            self._runtime = Runtime(settings)
+        return self._runtime
+
+    def close(self) -> None:
+        if self._owned and self._runtime is not None:
+            self._runtime.close()
+
+
+def _runtime_resource(preset: Runtime | None):
+    import contextlib
+
+    @contextlib.contextmanager
+    def manager():
+        lazy = _LazyRuntime(preset)
+        try:
+            yield lazy
+        finally:
+            lazy.close()
+
+    return manager()
+
+
+def pass_runtime(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the Runtime as its first argument."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        lazy = click.get_current_context().find_object(_LazyRuntime)
+        return command(lazy.get(), *args, **kwargs)
+
+    return wrapper
+
+
+def fail(message: str) -> None:
+    """Stop with a one-line error and exit code 1."""
+    raise click.ClickException(message)
+
+
+def echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+from . import admin  # noqa: E402,F401  (registers commands)

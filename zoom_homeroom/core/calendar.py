@@ -1,0 +1,441 @@
+"""Validation of the program calendar (`config/homeroom.toml`), already parsed by tomllib.
+
+`parse_calendar` collects every problem before raising, so an admin fixes the file in one pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .models import (
+    AttendanceConfig,
+    Calendar,
+    MixItUpConfig,
+    ModuleConfig,
+    SchedulerConfig,
+    SessionsConfig,
+    WebhooksConfig,
+)
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+_TOP_KEYS = {"timezone", "sessions", "mix_it_up", "attendance", "modules", "webhooks", "scheduler"}
+_OPTIONAL_TABLES = {"webhooks", "scheduler"}
+_SESSIONS_KEYS = {"weekday", "start", "duration_minutes", "weeks"}
+_MIX_KEYS = {"weeks", "start", "duration_minutes", "host", "group_size", "upper_modules"}
+_ATTENDANCE_KEYS = {"present_fraction", "late_after_minutes"}
+_MODULE_KEYS = {"number", "host", "week1_monday", "skip"}
+_WEBHOOKS_KEYS = {"replay_window_minutes"}
+_SCHEDULER_KEYS = {
+    "sync_before_minutes",
+    "finalize_after_minutes",
+    "retry_every_minutes",
+    "misfire_grace_minutes",
+}
+
+
+class CalendarError(ValueError):
+    """The calendar has problems; `.problems` lists each one as a line."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class _Problems:
+    """Collects problems while reading; each reader returns None when its value is unusable."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.lines.append(f"{where}: {message}" if where else message)
+
+    def unknown_keys(self, where: str, table: Mapping[str, Any], known: set[str]) -> None:
+        for key in sorted(set(table) - known):
+            label = f"{where}.{key}" if where else key
+            self.add(label, f"unknown key (expected one of: {', '.join(sorted(known))})")
+
+
+def parse_calendar(data: Mapping[str, Any]) -> Calendar:
+    """Turn the parsed TOML document into a `Calendar`, or raise `CalendarError` with every problem."""
+    problems = _Problems()
+    problems.unknown_keys("", data, _TOP_KEYS)
+    timezone = _timezone(data.get("timezone"), problems)
+    sessions = _sessions(_table(data, "sessions", problems), problems)
+    mix_it_up = _mix_it_up(_table(data, "mix_it_up", problems), problems)
+    attendance = _attendance(_table(data, "attendance", problems), problems)
+    webhooks = _webhooks(_table(data, "webhooks", problems), problems)
+    scheduler = _scheduler(_table(data, "scheduler", problems), problems)
+    modules = _modules(data.get("modules"), problems)
+    if sessions and modules:
+        _check_skips(sessions, modules, problems)
+    if sessions and mix_it_up:
+        _check_mix_it_up_fits(sessions, mix_it_up, problems)
+    if mix_it_up and modules:
+        known = {module.number for module in modules}
+        for number in mix_it_up.upper_modules:
+            if number not in known:
+                problems.add("mix_it_up.upper_modules", f"module {number} is not in [[modules]]")
+    if problems.lines:
+        raise CalendarError(problems.lines)
+    assert timezone and sessions and mix_it_up and attendance and modules  # for the type checker
+    return Calendar(
+        timezone=timezone,
+        sessions=sessions,
+        mix_it_up=mix_it_up,
+        attendance=attendance,
+        modules=tuple(modules),
+        webhooks=webhooks or WebhooksConfig(),
+        scheduler=scheduler or SchedulerConfig(),
+    )
+
+
+def _table(data: Mapping[str, Any], name: str, problems: _Problems) -> Mapping[str, Any] | None:
+    value = data.get(name)
+    if value is None:
+        if name in _OPTIONAL_TABLES:
+            return {}
+        problems.add(f"[{name}]", "missing table")
+        return None
+    if not isinstance(value, Mapping):
+        problems.add(name, "must be a table")
+        return None
+    return value
+
+
+def _timezone(value: Any, problems: _Problems) -> ZoneInfo | None:
+    if value is None:
+        problems.add("timezone", 'missing (for example "America/Denver")')
+        return None
+    if not isinstance(value, str) or not value:
+        problems.add("timezone", "must be a time zone name such as America/Denver")
+        return None
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.add("timezone", f"{value!r} is not a time zone")
+        return None
+
+
+def _required(table: Mapping[str, Any], where: str, key: str, problems: _Problems) -> Any:
+    if key not in table:
+        problems.add(f"{where}.{key}", "missing")
+    return table.get(key)
+
+
+def _int(value: Any, label: str, problems: _Problems, *, low: int, high: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.add(label, f"must be a whole number, not {value!r}")
+        return None
+    if not low <= value <= high:
+        problems.add(label, f"{value} is out of range ({low} to {high})")
+        return None
+    return value
+
+
+def _time(value: Any, label: str, problems: _Problems) -> dt.time | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.time):
+        return value.replace(tzinfo=None)
+    if isinstance(value, str):
+        parts = value.split(":")
+        if len(parts) == 2 and all(part.isdigit() and len(part) == 2 for part in parts):
+            hour, minute = int(parts[0]), int(parts[1])
+            if hour < 24 and minute < 60:
+                return dt.time(hour, minute)
+    problems.add(label, f'{value!r} is not a time of day like "13:00"')
+    return None
+
+
+def _date(value: Any, label: str, problems: _Problems) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        problems.add(label, f"{value!r} must be a date without a time, like 2027-01-04")
+        return None
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    problems.add(label, f"{value!r} is not a date like 2027-01-04")
+    return None
+
+
+def _int_list(
+    value: Any, label: str, problems: _Problems, *, low: int = 1, high: int = 60
+) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        problems.add(label, f"must be a non-empty list of whole numbers, not {value!r}")
+        return None
+    numbers = [_int(item, f"{label}[{i}]", problems, low=low, high=high) for i, item in enumerate(value)]
+    if any(number is None for number in numbers):
+        return None
+    if len(set(numbers)) != len(numbers):
+        problems.add(label, "lists a number twice")
+        return None
+    return tuple(sorted(numbers))  # type: ignore[arg-type]
+
+
+def _read(
+    table: Mapping[str, Any] | None,
+    where: str,
+    known: set[str],
+    problems: _Problems,
+    build: Callable[[Mapping[str, Any]], Any],
+) -> Any:
+    if table is None:
+        return None
+    problems.unknown_keys(where, table, known)
+    return build(table)
+
+
+def _sessions(table: Mapping[str, Any] | None, problems: _Problems) -> SessionsConfig | None:
+    def build(t: Mapping[str, Any]) -> SessionsConfig | None:
+        weekday_name = _required(t, "sessions", "weekday", problems)
+        weekday = None
+        if weekday_name is not None:
+            if isinstance(weekday_name, str) and weekday_name.lower() in WEEKDAYS:
+                weekday = WEEKDAYS.index(weekday_name.lower())
+            else:
+                problems.add("sessions.weekday", f"{weekday_name!r} is not a day name like wednesday")
+        start = _time(_required(t, "sessions", "start", problems), "sessions.start", problems)
+        duration = _int(
+            _required(t, "sessions", "duration_minutes", problems),
+            "sessions.duration_minutes",
+            problems,
+            low=1,
+            high=24 * 60,
+        )
+        weeks = _int_list(_required(t, "sessions", "weeks", problems), "sessions.weeks", problems)
+        if None in (weekday, start, duration, weeks):
+            return None
+        return SessionsConfig(weekday=weekday, start=start, duration_minutes=duration, weeks=weeks)
+
+    return _read(table, "sessions", _SESSIONS_KEYS, problems, build)
+
+
+def _mix_it_up(table: Mapping[str, Any] | None, problems: _Problems) -> MixItUpConfig | None:
+    def build(t: Mapping[str, Any]) -> MixItUpConfig | None:
+        weeks = _int_list(_required(t, "mix_it_up", "weeks", problems), "mix_it_up.weeks", problems)
+        start = _time(_required(t, "mix_it_up", "start", problems), "mix_it_up.start", problems)
+        duration = _int(
+            _required(t, "mix_it_up", "duration_minutes", problems),
+            "mix_it_up.duration_minutes",
+            problems,
+            low=1,
+            high=24 * 60,
+        )
+        host = _host(_required(t, "mix_it_up", "host", problems), "mix_it_up.host", problems)
+        sizes = _group_size(_required(t, "mix_it_up", "group_size", problems), problems)
+        upper = _int_list(
+            _required(t, "mix_it_up", "upper_modules", problems),
+            "mix_it_up.upper_modules",
+            problems,
+            high=99,
+        )
+        if None in (weeks, start, duration, host, sizes, upper):
+            return None
+        return MixItUpConfig(
+            weeks=weeks,
+            start=start,
+            duration_minutes=duration,
+            host=host,
+            group_size=sizes,
+            upper_modules=upper,
+        )
+
+    return _read(table, "mix_it_up", _MIX_KEYS, problems, build)
+
+
+def _group_size(value: Any, problems: _Problems) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    label = "mix_it_up.group_size"
+    if not isinstance(value, list) or len(value) != 2:
+        problems.add(label, f"must be [min, max], not {value!r}")
+        return None
+    low = _int(value[0], f"{label}[0]", problems, low=2, high=100)
+    high = _int(value[1], f"{label}[1]", problems, low=2, high=100)
+    if low is None or high is None:
+        return None
+    if low > high:
+        problems.add(label, f"min {low} is larger than max {high}")
+        return None
+    return (low, high)
+
+
+def _host(value: Any, label: str, problems: _Problems) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        problems.add(label, "must be the Zoom user (email or user id) that hosts the meeting")
+        return None
+    return value.strip()
+
+
+def _attendance(table: Mapping[str, Any] | None, problems: _Problems) -> AttendanceConfig | None:
+    def build(t: Mapping[str, Any]) -> AttendanceConfig | None:
+        fraction = _required(t, "attendance", "present_fraction", problems)
+        if fraction is not None and (
+            isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction <= 1
+        ):
+            problems.add("attendance.present_fraction", f"{fraction!r} must be above 0 and at most 1")
+            fraction = None
+        late = _int(
+            _required(t, "attendance", "late_after_minutes", problems),
+            "attendance.late_after_minutes",
+            problems,
+            low=0,
+            high=24 * 60,
+        )
+        if fraction is None or late is None:
+            return None
+        return AttendanceConfig(present_fraction=float(fraction), late_after_minutes=late)
+
+    return _read(table, "attendance", _ATTENDANCE_KEYS, problems, build)
+
+
+def _webhooks(table: Mapping[str, Any] | None, problems: _Problems) -> WebhooksConfig | None:
+    def build(t: Mapping[str, Any]) -> WebhooksConfig | None:
+        if "replay_window_minutes" not in t:
+            return WebhooksConfig()
+        window = _int(
+            t["replay_window_minutes"],
+            "webhooks.replay_window_minutes",
+            problems,
+            low=5,
+            high=7 * 24 * 60,
+        )
+        return None if window is None else WebhooksConfig(replay_window_minutes=window)
+
+    return _read(table, "webhooks", _WEBHOOKS_KEYS, problems, build)
+
+
+def _scheduler(table: Mapping[str, Any] | None, problems: _Problems) -> SchedulerConfig | None:
+    def build(t: Mapping[str, Any]) -> SchedulerConfig | None:
+        defaults = SchedulerConfig()
+        before = defaults.sync_before_minutes
+        if "sync_before_minutes" in t:
+            before = _int_list(
+                t["sync_before_minutes"],
+                "scheduler.sync_before_minutes",
+                problems,
+                high=14 * 24 * 60,
+            )
+            before = tuple(sorted(before, reverse=True)) if before else None
+        numbers = {}
+        for key, low in (
+            ("finalize_after_minutes", 0),
+            ("retry_every_minutes", 5),
+            ("misfire_grace_minutes", 1),
+        ):
+            numbers[key] = (
+                _int(t[key], f"scheduler.{key}", problems, low=low, high=7 * 24 * 60)
+                if key in t
+                else getattr(defaults, key)
+            )
+        if before is None or None in numbers.values():
+            return None
+        return SchedulerConfig(sync_before_minutes=before, **numbers)
+
+    return _read(table, "scheduler", _SCHEDULER_KEYS, problems, build)
+
+
+def _modules(value: Any, problems: _Problems) -> list[ModuleConfig] | None:
+    if value is None:
+        problems.add("[[modules]]", "missing: the calendar needs at least one module")
+        return None
+    if not isinstance(value, list) or not value:
+        problems.add("modules", "must be one or more [[modules]] tables")
+        return None
+    modules: list[ModuleConfig] = []
+    for index, table in enumerate(value):
+        module = _module(table, f"modules[{index}]", problems)
+        if module is not None:
+            modules.append(module)
+    numbers = [module.number for module in modules]
+    for number in sorted({n for n in numbers if numbers.count(n) > 1}):
+        problems.add("modules", f"module {number} is listed more than once")
+    if len(modules) != len(value):
+        return None
+    return sorted(modules, key=lambda module: module.number)
+
+
+def _module(table: Any, where: str, problems: _Problems) -> ModuleConfig | None:
+    if not isinstance(table, Mapping):
+        problems.add(where, "must be a table")
+        return None
+    problems.unknown_keys(where, table, _MODULE_KEYS)
+    number = _int(_required(table, where, "number", problems), f"{where}.number", problems, low=1, high=99)
+    if number is not None:
+        where = f"module {number}"
+    host = _host(_required(table, where, "host", problems), f"{where}.host", problems)
+    monday = _date(_required(table, where, "week1_monday", problems), f"{where}.week1_monday", problems)
+    if monday is not None and monday.weekday() != 0:
+        problems.add(
+            f"{where}.week1_monday",
+            f"{monday.isoformat()} is a {WEEKDAYS[monday.weekday()].title()}, not a Monday",
+        )
+        monday = None
+    skip = _skip_dates(table.get("skip", []), f"{where}.skip", problems)
+    if None in (number, host, monday, skip):
+        return None
+    return ModuleConfig(number=number, host=host, week1_monday=monday, skip=skip)
+
+
+def _skip_dates(value: Any, label: str, problems: _Problems) -> tuple[dt.date, ...] | None:
+    if not isinstance(value, list):
+        problems.add(label, f'must be a list of dates like ["2027-01-20"], not {value!r}')
+        return None
+    dates = [_date(item, f"{label}[{i}]", problems) for i, item in enumerate(value)]
+    if any(day is None for day in dates):
+        return None
+    return tuple(sorted(set(dates)))  # type: ignore[arg-type]
+
+
+def _check_skips(sessions: SessionsConfig, modules: list[ModuleConfig], problems: _Problems) -> None:
+    for module in modules:
+        session_dates = {session_date(module.week1_monday, week, sessions.weekday) for week in sessions.weeks}
+        for day in module.skip:
+            if day not in session_dates:
+                problems.add(
+                    f"module {module.number}.skip",
+                    f"{day.isoformat()} is not one of the module's session dates "
+                    f"({', '.join(d.isoformat() for d in sorted(session_dates))})",
+                )
+
+
+def _check_mix_it_up_fits(sessions: SessionsConfig, mix: MixItUpConfig, problems: _Problems) -> None:
+    for week in mix.weeks:
+        if week not in sessions.weeks:
+            problems.add("mix_it_up.weeks", f"week {week} is not in sessions.weeks")
+    start = _minutes(sessions.start)
+    end = start + sessions.duration_minutes
+    mix_start = _minutes(mix.start)
+    if not start < mix_start < end:
+        problems.add(
+            "mix_it_up.start",
+            f"{mix.start:%H:%M} must fall inside the session ({sessions.start:%H:%M} for "
+            f"{sessions.duration_minutes} minutes)",
+        )
+
+
+def _minutes(time: dt.time) -> int:
+    return time.hour * 60 + time.minute
+
+
+def session_date(week1_monday: dt.date, week: int, weekday: int) -> dt.date:
+    """The local date of the session in `week` (1-based) of a calendar starting on `week1_monday`."""
+    return week1_monday + dt.timedelta(weeks=week - 1, days=weekday)

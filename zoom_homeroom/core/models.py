@@ -1,0 +1,134 @@
+"""Domain values shared by every layer: frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+SessionKind = Literal["homeroom", "mix_it_up"]
+HOMEROOM: SessionKind = "homeroom"
+MIX_IT_UP: SessionKind = "mix_it_up"
+SESSION_KINDS: tuple[SessionKind, ...] = (HOMEROOM, MIX_IT_UP)
+
+Status = Literal["present", "late", "partial", "absent", "excused"]
+STATUSES: tuple[Status, ...] = ("present", "late", "partial", "absent", "excused")
+
+
+@dataclass(frozen=True)
+class SessionsConfig:
+    """`[sessions]`: when the weekly homeroom meets."""
+
+    weekday: int  # 0 = Monday, as in datetime.date.weekday()
+    start: dt.time
+    duration_minutes: int
+    weeks: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class MixItUpConfig:
+    """`[mix_it_up]`: the second half hour of some weeks, in groups mixed across modules."""
+
+    weeks: tuple[int, ...]
+    start: dt.time
+    duration_minutes: int
+    host: str
+    group_size: tuple[int, int]  # (min, max)
+    upper_modules: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class AttendanceConfig:
+    """`[attendance]`: what counts as present."""
+
+    present_fraction: float = 0.5
+    late_after_minutes: int = 10
+
+
+@dataclass(frozen=True)
+class WebhooksConfig:
+    """`[webhooks]` (optional): how old a signed delivery may be and still be accepted."""
+
+    replay_window_minutes: int = 120
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """`[scheduler]` (optional): when the scheduler process syncs and finalises."""
+
+    sync_before_minutes: tuple[int, ...] = (24 * 60, 60)
+    finalize_after_minutes: int = 45
+    retry_every_minutes: int = 60
+    misfire_grace_minutes: int = 120
+
+
+@dataclass(frozen=True)
+class ModuleConfig:
+    """One `[[modules]]` entry: a cohort with its own Zoom host and calendar."""
+
+    number: int
+    host: str
+    week1_monday: dt.date
+    skip: tuple[dt.date, ...] = ()
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The program calendar, `config/homeroom.toml`, validated."""
+
+    timezone: ZoneInfo
+    sessions: SessionsConfig
+    mix_it_up: MixItUpConfig
+    attendance: AttendanceConfig
+    modules: tuple[ModuleConfig, ...]
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+
+    def module(self, number: int) -> ModuleConfig:
+        """The module with this number; KeyError when the calendar has none."""
+        for module in self.modules:
+            if module.number == number:
+                return module
+        raise KeyError(number)
+
+    @property
+    def module_numbers(self) -> tuple[int, ...]:
+        return tuple(module.number for module in self.modules)
+
+
+@dataclass(frozen=True)
+class Student:
+    """One roster row. `email` is stored lower-cased; aliases are other emails or display names."""
+
+    email: str
+    name: str
+    module: int
+    program: str
+    group: int
+    aliases: tuple[str, ...] = ()
+    active: bool = True
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class PlannedSession:
+    """One meeting of one cohort (or the Mix It Up half) on one date, with its UTC window."""
+
+    kind: SessionKind
+    module: int | None  # None for Mix It Up, which mixes every module
+    week: int
+    date: dt.date  # local date in the calendar's time zone
+    start: dt.datetime  # aware, UTC
+    end: dt.datetime  # aware, UTC
+
+    @property
+    def key(self) -> str:
+        """Stable identity: `homeroom:1:2027-01-06`, `mix_it_up:2027-01-13`."""
+        if self.kind == MIX_IT_UP:
+            return f"{MIX_IT_UP}:{self.date.isoformat()}"
+        return f"{HOMEROOM}:{self.module}:{self.date.isoformat()}"
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)

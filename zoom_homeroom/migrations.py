@@ -1,0 +1,272 @@
+"""The database schema, as append-only sqlite-utils migrations. Never edit one that has shipped.
+
+Conventions: Zoom identifiers are TEXT exactly as received; times are ISO-8601 UTC text
+(`2027-01-06T20:00:00Z`); local dates are `YYYY-MM-DD` text; booleans are 0/1.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("zoom_homeroom")
+
+
+def _script(db: Database, sql: str) -> None:
+    for statement in sql.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+@migrations()
+def m001_roster(db: Database) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE students (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,          -- lower-cased
+            name TEXT NOT NULL,
+            module INTEGER NOT NULL,
+            program TEXT NOT NULL,
+            group_number INTEGER NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX students_module ON students (module, active, group_number);
+        -- Other emails (lower-cased) and Zoom display names (normalised) a student uses.
+        CREATE TABLE student_aliases (
+            student_id INTEGER NOT NULL REFERENCES students (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('email', 'name')),
+            alias TEXT NOT NULL,
+            original TEXT NOT NULL,
+            PRIMARY KEY (student_id, kind, alias)
+        );
+        CREATE INDEX student_aliases_alias ON student_aliases (kind, alias);
+        -- Every change of group: added (from NULL), moved, deactivated (to NULL).
+        CREATE TABLE group_moves (
+            id INTEGER PRIMARY KEY,
+            student_id INTEGER NOT NULL REFERENCES students (id),
+            module INTEGER NOT NULL,
+            from_group INTEGER,
+            to_group INTEGER,
+            moved_on TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX group_moves_student ON group_moves (student_id, id)
+        """,
+    )
+
+
+@migrations()
+def m002_meetings_and_sessions(db: Database) -> None:
+    _script(
+        db,
+        """
+        -- One Zoom meeting we own: a module's recurring series or a week's Mix It Up meeting.
+        CREATE TABLE meetings (
+            key TEXT PRIMARY KEY,                -- homeroom:1:2027-01-04 | mix_it_up:2027-01-13
+            kind TEXT NOT NULL CHECK (kind IN ('homeroom', 'mix_it_up')),
+            module INTEGER,
+            host TEXT NOT NULL,
+            zoom_meeting_id TEXT NOT NULL,
+            join_url TEXT,
+            spec TEXT NOT NULL,                  -- JSON of the last body Zoom accepted
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX meetings_zoom_id ON meetings (zoom_meeting_id);
+        -- One planned occurrence: what attendance is counted against.
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,            -- homeroom:1:2027-01-06 | mix_it_up:2027-01-13
+            kind TEXT NOT NULL CHECK (kind IN ('homeroom', 'mix_it_up')),
+            module INTEGER,
+            week INTEGER NOT NULL,
+            date TEXT NOT NULL,
+            start_utc TEXT NOT NULL,
+            end_utc TEXT NOT NULL,
+            meeting_key TEXT REFERENCES meetings (key),
+            occurrence_id TEXT,
+            zoom_uuid TEXT,                      -- the held instance, once known
+            ended_at TEXT,                       -- from meeting.ended or the report
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'final')),
+            final_at TEXT,
+            backfill_attempts INTEGER NOT NULL DEFAULT 0,
+            backfill_error TEXT,
+            dirty INTEGER NOT NULL DEFAULT 1     -- attendance must be recomputed
+        );
+        CREATE INDEX sessions_meeting ON sessions (meeting_key, date);
+        -- Who was expected, in which room: frozen from the roster when the session is synced.
+        CREATE TABLE session_members (
+            session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            student_id INTEGER NOT NULL REFERENCES students (id),
+            group_number INTEGER NOT NULL,
+            PRIMARY KEY (session_id, student_id)
+        );
+        -- Create/update calls per host and UTC day: Zoom allows 100.
+        CREATE TABLE zoom_write_calls (
+            host TEXT NOT NULL,
+            day TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (host, day)
+        );
+        -- Cross-process locks (two syncs at once must not create two meetings).
+        CREATE TABLE locks (
+            name TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
+@migrations()
+def m003_attendance(db: Database) -> None:
+    _script(
+        db,
+        """
+        -- Raw webhook deliveries, stored before the 2xx answer. digest = sha256 of the body.
+        CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY,
+            digest TEXT NOT NULL UNIQUE,
+            event TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            request_timestamp INTEGER,
+            request_id TEXT,
+            body TEXT NOT NULL,
+            zoom_meeting_id TEXT,
+            processed_at TEXT,
+            outcome TEXT,                        -- ok | ignored | unknown_meeting | error
+            error TEXT
+        );
+        CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (processed_at)
+            WHERE processed_at IS NULL;
+        CREATE INDEX webhook_deliveries_outcome ON webhook_deliveries (outcome, zoom_meeting_id);
+        -- Join and leave edges from webhooks and reports; intervals are paired per connection.
+        CREATE TABLE presence (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            source TEXT NOT NULL,                -- webhook | report | past_participants
+            connection TEXT NOT NULL,            -- one device's stay (Zoom participant id)
+            room TEXT NOT NULL DEFAULT '',       -- '' main meeting, else breakout room uuid
+            edge TEXT NOT NULL CHECK (edge IN ('join', 'leave')),
+            at TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            email TEXT NOT NULL DEFAULT '',
+            zoom_user_id TEXT NOT NULL DEFAULT '',
+            UNIQUE (session_id, source, connection, room, edge, at)
+        );
+        -- A rep's decision about a Zoom identity, remembered for later sessions.
+        -- student_id NULL: not a student (staff, guest).
+        CREATE TABLE participant_matches (
+            key_kind TEXT NOT NULL CHECK (key_kind IN ('zoom_user_id', 'name', 'email')),
+            key TEXT NOT NULL,
+            student_id INTEGER REFERENCES students (id),
+            set_by TEXT NOT NULL,
+            set_at TEXT NOT NULL,
+            PRIMARY KEY (key_kind, key)
+        );
+        -- Computed attendance, one row per expected student and session.
+        CREATE TABLE attendance (
+            session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            student_id INTEGER NOT NULL REFERENCES students (id),
+            group_number INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            computed_status TEXT NOT NULL,
+            minutes INTEGER NOT NULL,
+            first_join TEXT,
+            last_leave TEXT,
+            in_assigned_room INTEGER,
+            PRIMARY KEY (session_id, student_id)
+        );
+        CREATE INDEX attendance_student ON attendance (student_id);
+        -- Zoom participants that no rule matched, with likely candidates for a rep.
+        CREATE TABLE unmatched_participants (
+            session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            ident TEXT NOT NULL,
+            name TEXT NOT NULL,
+            email TEXT NOT NULL,
+            zoom_user_id TEXT NOT NULL,
+            minutes INTEGER NOT NULL,
+            first_join TEXT,
+            candidates TEXT NOT NULL,            -- JSON list of student ids, best first
+            PRIMARY KEY (session_id, ident)
+        );
+        -- A rep's word on one student and session; wins over the computed status.
+        CREATE TABLE overrides (
+            session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            student_id INTEGER NOT NULL REFERENCES students (id),
+            status TEXT NOT NULL CHECK (status IN ('excused', 'present')),
+            note TEXT NOT NULL,
+            set_by TEXT NOT NULL,
+            set_at TEXT NOT NULL,
+            PRIMARY KEY (session_id, student_id)
+        )
+        """,
+    )
+
+
+@migrations()
+def m004_users(db: Database) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'rep')),
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            token_hash TEXT NOT NULL UNIQUE,     -- sha256 hex; the token itself is never stored
+            created_at TEXT NOT NULL,
+            last_used_at TEXT
+        );
+        CREATE TABLE sign_in_failures (
+            key TEXT NOT NULL,                   -- the email or the client address
+            at TEXT NOT NULL
+        );
+        CREATE INDEX sign_in_failures_key ON sign_in_failures (key, at)
+        """,
+    )
+
+
+@migrations()
+def m005_mix_it_up(db: Database) -> None:
+    _script(
+        db,
+        """
+        -- A week's Mix It Up is keyed by its date, so each cycle's week 2 is its own.
+        CREATE TABLE poll_answers (
+            miu_date TEXT NOT NULL,
+            week INTEGER NOT NULL,
+            student_id INTEGER NOT NULL REFERENCES students (id),
+            topic TEXT NOT NULL,
+            rank INTEGER NOT NULL,
+            PRIMARY KEY (miu_date, student_id, rank)
+        );
+        CREATE TABLE mixitup_formations (
+            miu_date TEXT PRIMARY KEY,
+            week INTEGER NOT NULL,
+            seed INTEGER NOT NULL,
+            quality TEXT NOT NULL,               -- JSON
+            formed_at TEXT NOT NULL
+        );
+        CREATE TABLE mixitup_groups (
+            miu_date TEXT NOT NULL REFERENCES mixitup_formations (miu_date) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            topic TEXT NOT NULL,
+            PRIMARY KEY (miu_date, number)
+        );
+        CREATE TABLE mixitup_members (
+            miu_date TEXT NOT NULL REFERENCES mixitup_formations (miu_date) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            student_id INTEGER NOT NULL REFERENCES students (id),
+            PRIMARY KEY (miu_date, student_id)
+        )
+        """,
+    )

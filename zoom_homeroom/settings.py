@@ -1,0 +1,189 @@
+"""The only code that reads the environment: `Settings` from variables (and `.env`), the calendar file.
+
+Every problem is collected and reported at once, one line each. Secret values never appear in a
+repr, a log line or an error: problems name the variable, never its value.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .core.calendar import CalendarError, parse_calendar
+from .core.models import Calendar
+
+DEFAULT_API_URL = "https://api.zoom.us/v2"
+DEFAULT_OAUTH_TOKEN_URL = "https://zoom.us/oauth/token"
+DEFAULT_DATABASE = "homeroom.db"
+DEFAULT_CONFIG = "config/homeroom.toml"
+MIN_SECRET_KEY_LENGTH = 16
+
+ZOOM_CREDENTIALS = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
+
+
+class ConfigError(Exception):
+    """Configuration problems; `.problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide settings. Fields holding secrets are left out of the repr."""
+
+    zoom_account_id: str | None = None
+    zoom_client_id: str | None = None
+    zoom_client_secret: str | None = field(default=None, repr=False)
+    zoom_webhook_secret_token: str | None = field(default=None, repr=False)
+    zoom_api_url: str = DEFAULT_API_URL
+    zoom_oauth_token_url: str = DEFAULT_OAUTH_TOKEN_URL
+    database: Path = Path(DEFAULT_DATABASE)
+    config_path: Path = Path(DEFAULT_CONFIG)
+    secret_key: str | None = field(default=None, repr=False)
+    slack_webhook_url: str | None = field(default=None, repr=False)
+
+    def missing_zoom_credentials(self) -> list[str]:
+        """Names of the Zoom API credential variables that are unset."""
+        values = (self.zoom_account_id, self.zoom_client_id, self.zoom_client_secret)
+        return [name for name, value in zip(ZOOM_CREDENTIALS, values, strict=True) if not value]
+
+    def require_zoom(self) -> None:
+        """Raise ConfigError naming every unset Zoom credential."""
+        missing = self.missing_zoom_credentials()
+        if missing:
+            raise ConfigError(
+                [f"{name} is not set (needed to call the Zoom API; see .env.example)" for name in missing]
+            )
+
+    def secrets(self) -> list[str]:
+        """The secret values in use, for redaction filters."""
+        values = (
+            self.zoom_client_secret,
+            self.zoom_webhook_secret_token,
+            self.secret_key,
+            self.slack_webhook_url,
+        )
+        return [value for value in values if value]
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from `environ`, or from os.environ after loading `.env` (never overriding).
+
+    Raises ConfigError listing every problem.
+    """
+    if environ is None:
+        _load_dotenv()
+        environ = os.environ
+    problems: list[str] = []
+
+    def get(name: str) -> str | None:
+        value = environ.get(name, "").strip()
+        return value or None
+
+    api_url = _url(get("ZOOM_API_URL") or DEFAULT_API_URL, "ZOOM_API_URL", problems)
+    token_url = _url(get("ZOOM_OAUTH_TOKEN_URL") or DEFAULT_OAUTH_TOKEN_URL, "ZOOM_OAUTH_TOKEN_URL", problems)
+    database = Path(get("HOMEROOM_DATABASE") or DEFAULT_DATABASE)
+    if not database.parent.is_dir():
+        problems.append(f"HOMEROOM_DATABASE: the directory {str(database.parent)!r} does not exist")
+    secret_key = get("HOMEROOM_SECRET_KEY")
+    if secret_key is not None and len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        problems.append(
+            f"HOMEROOM_SECRET_KEY is too short: use at least {MIN_SECRET_KEY_LENGTH} random "
+            "characters (python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    slack = get("SLACK_WEBHOOK_URL")
+    if slack is not None and not slack.startswith("https://"):
+        problems.append("SLACK_WEBHOOK_URL must be an https:// Slack incoming-webhook address")
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        zoom_account_id=get("ZOOM_ACCOUNT_ID"),
+        zoom_client_id=get("ZOOM_CLIENT_ID"),
+        zoom_client_secret=get("ZOOM_CLIENT_SECRET"),
+        zoom_webhook_secret_token=get("ZOOM_WEBHOOK_SECRET_TOKEN"),
+        zoom_api_url=api_url.rstrip("/"),
+        zoom_oauth_token_url=token_url,
+        database=database,
+        config_path=Path(get("HOMEROOM_CONFIG") or DEFAULT_CONFIG),
+        secret_key=secret_key,
+        slack_webhook_url=slack,
+    )
+
+
+def load_calendar(path: Path) -> Calendar:
+    """Read and validate the calendar file; ConfigError names the file and every problem in it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file (set HOMEROOM_CONFIG)"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([f"{path}: cannot be read: {error}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"{path}: not valid TOML: {error}"]) from None
+    try:
+        return parse_calendar(data)
+    except CalendarError as error:
+        raise ConfigError([f"{path}: {problem}" for problem in error.problems]) from None
+
+
+def check_all(
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Settings | None, Calendar | None, list[str]]:
+    """Settings, calendar and every problem of both, for `homeroom config check`."""
+    if environ is None:
+        _load_dotenv()
+        environ = os.environ
+    problems: list[str] = []
+    settings = calendar = None
+    try:
+        settings = load_settings(environ)
+    except ConfigError as error:
+        problems.extend(error.problems)
+    try:
+        calendar = load_calendar(_config_path(environ))
+    except ConfigError as error:
+        problems.extend(error.problems)
+    problems.extend(_unset_problems(environ))
+    return settings, calendar, problems
+
+
+def _unset_problems(environ: Mapping[str, str]) -> list[str]:
+    def unset(name: str) -> bool:
+        return not environ.get(name, "").strip()
+
+    problems = [
+        f"{name} is not set: Zoom calls (sync, backfill) cannot run"
+        for name in ZOOM_CREDENTIALS
+        if unset(name)
+    ]
+    if unset("ZOOM_WEBHOOK_SECRET_TOKEN"):
+        problems.append("ZOOM_WEBHOOK_SECRET_TOKEN is not set: POST /webhooks/zoom rejects every delivery")
+    if unset("HOMEROOM_SECRET_KEY"):
+        problems.append("HOMEROOM_SECRET_KEY is not set: the web service refuses to start")
+    return problems
+
+
+def _config_path(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("HOMEROOM_CONFIG", "").strip() or DEFAULT_CONFIG)
+
+
+def _url(value: str, name: str, problems: list[str]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        problems.append(f"{name}: {value!r} is not an http(s) URL")
+    return value
+
+
+def _load_dotenv() -> None:
+    # Imported here: python-dotenv is only needed when reading the real environment.
+    from dotenv import load_dotenv
+
+    load_dotenv(Path.cwd() / ".env", override=False)
