@@ -1,1 +1,94 @@
-"""POST /webhooks/zoom (built by the attendance issue)."""
+"""POST /webhooks/zoom: verify, store durably, then process; answer within Zoom's 3 seconds.
+
+A 2xx answer means the delivery is on disk (committed with synchronous=FULL). Processing runs in a
+savepoint of the same transaction, so a processing failure keeps the delivery pending for a retry
+at the next start-up instead of losing it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from zoom_homeroom import web
+from zoom_homeroom.core.models import Delivery
+
+from . import bp
+from .events import meeting_id_of
+from .process import process_in_transaction
+from .verify import VerificationError, url_validation_answer, verify
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024
+MAX_PLAIN_TOKEN_CHARS = 256
+
+
+@bp.post("/zoom")
+def zoom_event() -> Response | tuple[Response, int]:
+    """Receive one Zoom event."""
+    request.max_content_length = MAX_BODY_BYTES  # larger bodies: 413 before anything is read
+    raw = request.get_data(cache=False)
+    secret = web.get_settings().zoom_webhook_secret_token
+    if not secret:
+        log.error("webhook refused: ZOOM_WEBHOOK_SECRET_TOKEN is not set")
+        return _error(503, "the webhook secret token is not configured")
+    now = web.now()
+    window = dt.timedelta(minutes=web.get_calendar().webhooks.replay_window_minutes)
+    try:
+        timestamp = verify(request.headers, raw, secret=secret, now=now, window=window)
+    except VerificationError as error:
+        log.warning("webhook rejected: %s", error)
+        return _error(401, "the request is not signed by Zoom")
+    body = _json_object(raw)
+    if body is None or not isinstance(body.get("event"), str) or not body["event"]:
+        return _error(400, "the body must be a JSON object with an 'event'")
+    if body["event"] == "endpoint.url_validation":
+        return _url_validation(body, secret)
+    _store_and_process(raw, body, timestamp, now)
+    return Response(status=204)
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        # Zoom sends UTF-8; json.loads(bytes) would also guess UTF-16/32, which we do not store.
+        body = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _url_validation(body: dict[str, Any], secret: str) -> Response | tuple[Response, int]:
+    payload = body.get("payload")
+    plain = payload.get("plainToken") if isinstance(payload, dict) else None
+    if not isinstance(plain, str) or not 0 < len(plain) <= MAX_PLAIN_TOKEN_CHARS:
+        return _error(400, "endpoint.url_validation needs payload.plainToken")
+    return jsonify(url_validation_answer(plain, secret))
+
+
+def _store_and_process(raw: bytes, body: dict[str, Any], timestamp: int, now: dt.datetime) -> None:
+    storage = web.get_storage()
+    delivery = Delivery(
+        digest=hashlib.sha256(raw).hexdigest(),
+        event=body["event"][:100],
+        received_at=now,
+        request_timestamp=timestamp,
+        request_id=(request.headers.get("x-zm-request-id") or "")[:100] or None,
+        body=raw.decode("utf-8"),
+        zoom_meeting_id=meeting_id_of(body),
+    )
+    with storage.write(durable=True):
+        delivery_id = storage.store_delivery(delivery)
+        if delivery_id is None:
+            log.info("webhook %s replayed (timestamp %s); already stored", delivery.event, timestamp)
+            return
+        process_in_transaction(storage, web.get_calendar(), delivery_id, body, now=now)
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify(error=message), status

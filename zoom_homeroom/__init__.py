@@ -45,7 +45,7 @@ def create_app(
     from . import web
 
     web.init_app(app, settings, calendar, clock)
-    Storage.open(settings.database).close()  # apply migrations once, under the write lock
+    _start_up(settings, calendar, clock)
 
     _register_blueprints(app)
     _register_error_handlers(app)
@@ -57,6 +57,18 @@ def create_app(
         return jsonify(status="ok" if ok else "error"), 200 if ok else 503
 
     return app
+
+
+def _start_up(settings: Settings, calendar: Calendar, clock: Clock) -> None:
+    """Migrate (under the write lock, so concurrent starters do it once) and finish any webhook
+    deliveries that were stored but not processed when the service last stopped."""
+    from webhooks.process import process_pending
+
+    storage = Storage.open(settings.database)
+    try:
+        process_pending(storage, calendar, now=clock())
+    finally:
+        storage.close()
 
 
 def _register_blueprints(app: Flask) -> None:

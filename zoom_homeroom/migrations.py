@@ -6,15 +6,22 @@ Conventions: Zoom identifiers are TEXT exactly as received; times are ISO-8601 U
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlite_utils import Database, Migrations
 
 migrations = Migrations("zoom_homeroom")
 
 
 def _script(db: Database, sql: str) -> None:
-    for statement in sql.split(";"):
-        if statement.strip():
-            db.execute(statement)
+    """Run statements one by one (executescript would commit the migration's transaction)."""
+    statement = ""
+    for line in (sql + ";").splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                db.execute(statement)
+            statement = ""
 
 
 @migrations()

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sqlite_utils import Database
 
-from .core.times import to_utc_text
+from .core.attendance import Edge, ZoomIdentity
+from .core.models import Delivery, GroupMove, PlannedSession, SessionRecord, StoredMeeting, Student
+from .core.roster import ModuleChanges, Move
+from .core.times import parse_utc_text, to_utc_text
 from .migrations import migrations
 
 BUSY_TIMEOUT_MS = 30_000
@@ -122,3 +126,472 @@ class Storage:
     def release_lock(self, name: str, owner: str) -> None:
         with self.write():
             self.db.execute("DELETE FROM locks WHERE name = ? AND owner = ?", [name, owner])
+
+    # -- roster -------------------------------------------------------------------------------
+
+    def students(self, *, module: int | None = None, active_only: bool = True) -> list[Student]:
+        """Students ordered by module, group and name."""
+        where, params = [], []
+        if module is not None:
+            where.append("module = ?")
+            params.append(module)
+        if active_only:
+            where.append("active = 1")
+        sql = "SELECT * FROM students"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = list(self.db.query(sql + " ORDER BY module, group_number, name, id", params))
+        aliases = self._aliases_by_student()
+        return [_student(row, aliases.get(row["id"], ())) for row in rows]
+
+    def student(self, student_id: int) -> Student | None:
+        row = next(self.db.query("SELECT * FROM students WHERE id = ?", [student_id]), None)
+        if row is None:
+            return None
+        return _student(row, self._aliases_by_student(student_id).get(student_id, ()))
+
+    def student_by_email(self, email: str) -> Student | None:
+        row = next(self.db.query("SELECT id FROM students WHERE email = ?", [email.strip().lower()]), None)
+        return self.student(row["id"]) if row else None
+
+    def _aliases_by_student(self, student_id: int | None = None) -> dict[int, tuple[str, ...]]:
+        sql = "SELECT student_id, original FROM student_aliases"
+        params: list[object] = []
+        if student_id is not None:
+            sql += " WHERE student_id = ?"
+            params.append(student_id)
+        aliases: dict[int, list[str]] = {}
+        for row in self.db.query(sql + " ORDER BY rowid", params):
+            aliases.setdefault(row["student_id"], []).append(row["original"])
+        return {key: tuple(value) for key, value in aliases.items()}
+
+    def apply_roster(self, changes: list[ModuleChanges], *, today: dt.date, now: dt.datetime) -> None:
+        """Apply a validated roster import in one transaction: all of it or nothing."""
+        stamp, day = to_utc_text(now), today.isoformat()
+        with self.write():
+            for change in changes:
+                for student in change.added:
+                    self._add_or_reactivate(student, stamp, day)
+                for move in change.moved:
+                    self._move(move, stamp, day)
+                for student in change.updated:
+                    self._update_details(student, stamp)
+                for student in change.deactivated:
+                    self._deactivate(student, stamp, day)
+
+    def _add_or_reactivate(self, student: Student, stamp: str, day: str) -> None:
+        existing = next(
+            self.db.query(
+                "SELECT id, module, group_number, active FROM students WHERE email = ?", [student.email]
+            ),
+            None,
+        )
+        values = [student.name, student.module, student.program, student.group, stamp]
+        if existing is None:
+            student_id = self.db.execute(
+                "INSERT INTO students (name, module, program, group_number, active, created_at, "
+                "updated_at, email) VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
+                [*values[:4], stamp, stamp, student.email],
+            ).lastrowid
+            from_group = None
+        else:
+            student_id = existing["id"]
+            self.db.execute(
+                "UPDATE students SET name = ?, module = ?, program = ?, group_number = ?, active = 1, "
+                "updated_at = ? WHERE id = ?",
+                [*values, student_id],
+            )
+            same_module = existing["module"] == student.module and existing["active"]
+            from_group = existing["group_number"] if same_module else None
+        self._replace_aliases(student_id, student.aliases)
+        self._record_move(student_id, student.module, from_group, student.group, day, stamp)
+
+    def _move(self, move: Move, stamp: str, day: str) -> None:
+        row = next(self.db.query("SELECT id, module FROM students WHERE email = ?", [move.email]))
+        self.db.execute(
+            "UPDATE students SET group_number = ?, updated_at = ? WHERE id = ?",
+            [move.to_group, stamp, row["id"]],
+        )
+        self._record_move(row["id"], row["module"], move.from_group, move.to_group, day, stamp)
+
+    def _update_details(self, student: Student, stamp: str) -> None:
+        row = next(self.db.query("SELECT id FROM students WHERE email = ?", [student.email]))
+        self.db.execute(
+            "UPDATE students SET name = ?, program = ?, updated_at = ? WHERE id = ?",
+            [student.name, student.program, stamp, row["id"]],
+        )
+        self._replace_aliases(row["id"], student.aliases)
+
+    def _deactivate(self, student: Student, stamp: str, day: str) -> None:
+        row = next(self.db.query("SELECT id FROM students WHERE email = ?", [student.email]))
+        self.db.execute("UPDATE students SET active = 0, updated_at = ? WHERE id = ?", [stamp, row["id"]])
+        self._record_move(row["id"], student.module, student.group, None, day, stamp)
+
+    def _replace_aliases(self, student_id: int, aliases: tuple[str, ...]) -> None:
+        from .core.matching import normalise_name
+
+        self.db.execute("DELETE FROM student_aliases WHERE student_id = ?", [student_id])
+        for alias in aliases:
+            kind = "email" if "@" in alias else "name"
+            key = alias.lower() if kind == "email" else normalise_name(alias)
+            self.db.execute(
+                "INSERT OR IGNORE INTO student_aliases (student_id, kind, alias, original) "
+                "VALUES (?, ?, ?, ?)",
+                [student_id, kind, key, alias],
+            )
+
+    def _record_move(
+        self, student_id: int, module: int, from_group: int | None, to_group: int | None, day: str, stamp: str
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO group_moves (student_id, module, from_group, to_group, moved_on, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [student_id, module, from_group, to_group, day, stamp],
+        )
+
+    def group_history(self, student_id: int) -> list[GroupMove]:
+        """The student's group changes, oldest first."""
+        return [
+            GroupMove(
+                module=row["module"],
+                from_group=row["from_group"],
+                to_group=row["to_group"],
+                moved_on=dt.date.fromisoformat(row["moved_on"]),
+            )
+            for row in self.db.query(
+                "SELECT * FROM group_moves WHERE student_id = ? ORDER BY id", [student_id]
+            )
+        ]
+
+    # -- meetings and sessions ----------------------------------------------------------------
+
+    def meeting(self, key: str) -> StoredMeeting | None:
+        row = next(self.db.query("SELECT * FROM meetings WHERE key = ?", [key]), None)
+        return _meeting(row) if row else None
+
+    def meetings_by_zoom_id(self, zoom_meeting_id: str) -> list[StoredMeeting]:
+        rows = self.db.query(
+            "SELECT * FROM meetings WHERE zoom_meeting_id = ? ORDER BY key", [zoom_meeting_id]
+        )
+        return [_meeting(row) for row in rows]
+
+    def all_meetings(self) -> list[StoredMeeting]:
+        return [_meeting(row) for row in self.db.query("SELECT * FROM meetings ORDER BY key")]
+
+    def save_meeting(self, meeting: StoredMeeting, *, now: dt.datetime) -> None:
+        """Record a meeting Zoom accepted (created, recreated or updated)."""
+        stamp = to_utc_text(now)
+        with self.write():
+            self.db.execute(
+                "INSERT INTO meetings (key, kind, module, host, zoom_meeting_id, join_url, spec, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "host = excluded.host, zoom_meeting_id = excluded.zoom_meeting_id, "
+                "join_url = excluded.join_url, spec = excluded.spec, updated_at = excluded.updated_at",
+                [
+                    meeting.key,
+                    meeting.kind,
+                    meeting.module,
+                    meeting.host,
+                    meeting.zoom_meeting_id,
+                    meeting.join_url,
+                    json.dumps(meeting.spec, sort_keys=True),
+                    stamp,
+                    stamp,
+                ],
+            )
+
+    def upsert_sessions(
+        self, sessions: list[PlannedSession], *, meeting_key: str | None, occurrence_ids: dict[str, str]
+    ) -> None:
+        """Store planned sessions (keyed by session key), linked to their meeting and occurrence."""
+        with self.write():
+            for session in sessions:
+                self.db.execute(
+                    "INSERT INTO sessions (key, kind, module, week, date, start_utc, end_utc, meeting_key, "
+                    "occurrence_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                    "week = excluded.week, start_utc = excluded.start_utc, end_utc = excluded.end_utc, "
+                    "meeting_key = coalesce(excluded.meeting_key, sessions.meeting_key), "
+                    "occurrence_id = coalesce(excluded.occurrence_id, sessions.occurrence_id), "
+                    "dirty = CASE WHEN sessions.start_utc != excluded.start_utc "
+                    "OR sessions.end_utc != excluded.end_utc THEN 1 ELSE sessions.dirty END",
+                    [
+                        session.key,
+                        session.kind,
+                        session.module,
+                        session.week,
+                        session.date.isoformat(),
+                        to_utc_text(session.start),
+                        to_utc_text(session.end),
+                        meeting_key,
+                        occurrence_ids.get(session.key),
+                    ],
+                )
+
+    def replace_session_members(self, session_key: str, members: list[tuple[int, int]]) -> None:
+        """Freeze who is expected in a session, and in which group: (student id, group) pairs."""
+        with self.write():
+            session_id = self._session_id(session_key)
+            self.db.execute("DELETE FROM session_members WHERE session_id = ?", [session_id])
+            self.db.conn.executemany(
+                "INSERT INTO session_members (session_id, student_id, group_number) VALUES (?, ?, ?)",
+                [(session_id, student_id, group) for student_id, group in members],
+            )
+            self.db.execute("UPDATE sessions SET dirty = 1 WHERE id = ?", [session_id])
+
+    def session_members(self, session_id: int) -> list[tuple[int, int]]:
+        """(student id, group) pairs expected in the session, by group."""
+        return [
+            (row["student_id"], row["group_number"])
+            for row in self.db.query(
+                "SELECT student_id, group_number FROM session_members WHERE session_id = ? "
+                "ORDER BY group_number, student_id",
+                [session_id],
+            )
+        ]
+
+    def _session_id(self, key: str) -> int:
+        row = next(self.db.query("SELECT id FROM sessions WHERE key = ?", [key]), None)
+        if row is None:
+            raise KeyError(f"no session {key}")
+        return row["id"]
+
+    _SESSION_SELECT = (
+        "SELECT s.*, m.zoom_meeting_id, m.join_url "
+        "FROM sessions s LEFT JOIN meetings m ON m.key = s.meeting_key"
+    )
+
+    def sessions(
+        self,
+        *,
+        kind: str | None = None,
+        module: int | None = None,
+        week: int | None = None,
+        state: str | None = None,
+    ) -> list[SessionRecord]:
+        """Stored sessions, oldest first, filtered by whatever is given."""
+        where, params = [], []
+        for column, value in (("s.kind", kind), ("s.module", module), ("s.week", week), ("s.state", state)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = self._SESSION_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        return [_session(row) for row in self.db.query(sql + " ORDER BY s.start_utc, s.module", params)]
+
+    def session(self, key_or_id: str | int) -> SessionRecord | None:
+        column = "s.id" if isinstance(key_or_id, int) else "s.key"
+        row = next(self.db.query(f"{self._SESSION_SELECT} WHERE {column} = ?", [key_or_id]), None)
+        return _session(row) if row else None
+
+    def session_for_zoom_meeting(self, zoom_meeting_id: str, local_date: dt.date) -> SessionRecord | None:
+        """The session a Zoom event belongs to: its meeting id and the occurrence's local date."""
+        row = next(
+            self.db.query(
+                f"{self._SESSION_SELECT} WHERE m.zoom_meeting_id = ? AND s.date = ? "
+                "ORDER BY s.kind = 'mix_it_up' DESC LIMIT 1",
+                [zoom_meeting_id, local_date.isoformat()],
+            ),
+            None,
+        )
+        return _session(row) if row else None
+
+    # -- Zoom's daily create/update budget ------------------------------------------------------
+
+    def zoom_writes_today(self, host: str, day: dt.date) -> int:
+        row = next(
+            self.db.query(
+                "SELECT count FROM zoom_write_calls WHERE host = ? AND day = ?",
+                [host.lower(), day.isoformat()],
+            ),
+            None,
+        )
+        return row["count"] if row else 0
+
+    def count_zoom_write(self, host: str, day: dt.date) -> None:
+        with self.write():
+            self.db.execute(
+                "INSERT INTO zoom_write_calls (host, day, count) VALUES (?, ?, 1) "
+                "ON CONFLICT (host, day) DO UPDATE SET count = count + 1",
+                [host.lower(), day.isoformat()],
+            )
+
+    # -- webhook deliveries and presence -------------------------------------------------------
+
+    def store_delivery(self, delivery: Delivery) -> int | None:
+        """Insert a raw delivery; None when the same body was stored before (an exact replay).
+
+        Call inside `write(durable=True)`: the caller answers Zoom once this commits.
+        """
+        cursor = self.db.execute(
+            "INSERT INTO webhook_deliveries (digest, event, received_at, request_timestamp, request_id, "
+            "body, zoom_meeting_id) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING",
+            [
+                delivery.digest,
+                delivery.event,
+                to_utc_text(delivery.received_at),
+                delivery.request_timestamp,
+                delivery.request_id,
+                delivery.body,
+                delivery.zoom_meeting_id,
+            ],
+        )
+        return cursor.lastrowid if cursor.rowcount == 1 else None
+
+    def mark_delivery(
+        self, delivery_id: int, outcome: str, *, now: dt.datetime, error: str | None = None
+    ) -> None:
+        """Record how a delivery was processed; an `error` leaves it pending for a later retry."""
+        processed_at = None if outcome == "error" else to_utc_text(now)
+        self.db.execute(
+            "UPDATE webhook_deliveries SET processed_at = ?, outcome = ?, error = ? WHERE id = ?",
+            [processed_at, outcome, error, delivery_id],
+        )
+
+    def pending_deliveries(self, *, limit: int = 500, after_id: int = 0) -> list[tuple[int, str]]:
+        """(id, body) of stored deliveries not processed yet, oldest first."""
+        return [
+            (row["id"], row["body"])
+            for row in self.db.query(
+                "SELECT id, body FROM webhook_deliveries WHERE processed_at IS NULL AND id > ? "
+                "ORDER BY id LIMIT ?",
+                [after_id, limit],
+            )
+        ]
+
+    def requeue_unknown_meeting_deliveries(self, zoom_meeting_id: str) -> int:
+        """Make deliveries for a meeting we did not know pending again (it is known now)."""
+        with self.write():
+            return self.db.execute(
+                "UPDATE webhook_deliveries SET processed_at = NULL, outcome = NULL "
+                "WHERE outcome = 'unknown_meeting' AND zoom_meeting_id = ?",
+                [zoom_meeting_id],
+            ).rowcount
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Deliveries by outcome ('pending' for unprocessed), for reports and health pages."""
+        counts: dict[str, int] = {}
+        for row in self.db.query(
+            "SELECT coalesce(outcome, 'pending') AS outcome, processed_at IS NULL AS waiting, count(*) AS n "
+            "FROM webhook_deliveries GROUP BY 1, 2"
+        ):
+            key = "pending" if row["waiting"] else row["outcome"]
+            counts[key] = counts.get(key, 0) + row["n"]
+        return counts
+
+    def unknown_meetings(self) -> list[tuple[str, int, str]]:
+        """(zoom meeting id, deliveries, latest received) for events of meetings we do not know."""
+        return [
+            (row["zoom_meeting_id"] or "?", row["n"], row["latest"])
+            for row in self.db.query(
+                "SELECT zoom_meeting_id, count(*) AS n, max(received_at) AS latest FROM webhook_deliveries "
+                "WHERE outcome = 'unknown_meeting' GROUP BY zoom_meeting_id ORDER BY latest DESC"
+            )
+        ]
+
+    def add_presence(self, session_id: int, edges: Iterable[Edge]) -> int:
+        """Store join/leave edges (duplicates ignored) and mark the session for recomputation."""
+        rows = [
+            (
+                session_id,
+                edge.source,
+                edge.connection,
+                edge.room,
+                edge.kind,
+                to_utc_text(edge.at),
+                edge.identity.name,
+                edge.identity.email,
+                edge.identity.zoom_user_id,
+            )
+            for edge in edges
+        ]
+        with self.write():
+            before = self.db.conn.total_changes
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO presence (session_id, source, connection, room, edge, at, name, "
+                "email, zoom_user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            added = self.db.conn.total_changes - before
+            if added:
+                self.db.execute("UPDATE sessions SET dirty = 1 WHERE id = ? AND dirty = 0", [session_id])
+        return added
+
+    def presence(self, session_id: int) -> list[Edge]:
+        return [
+            Edge(
+                connection=row["connection"],
+                source=row["source"],
+                room=row["room"],
+                kind=row["edge"],
+                at=parse_utc_text(row["at"]),
+                identity=ZoomIdentity(name=row["name"], email=row["email"], zoom_user_id=row["zoom_user_id"]),
+            )
+            for row in self.db.query(
+                "SELECT * FROM presence WHERE session_id = ? ORDER BY at, id", [session_id]
+            )
+        ]
+
+    def set_session_instance(
+        self, session_id: int, *, zoom_uuid: str | None = None, ended_at: dt.datetime | None = None
+    ) -> None:
+        """Record the held instance's uuid (the first one seen) and when it ended (the latest end seen,
+        since a host may end and restart the meeting)."""
+        ended = to_utc_text(ended_at) if ended_at else None
+        with self.write():
+            self.db.execute(
+                "UPDATE sessions SET zoom_uuid = coalesce(zoom_uuid, ?), "
+                "ended_at = CASE WHEN ended_at IS NULL OR ? > ended_at THEN coalesce(?, ended_at) "
+                "ELSE ended_at END, dirty = 1 WHERE id = ?",
+                [zoom_uuid or None, ended, ended, session_id],
+            )
+
+
+def _student(row: dict, aliases: tuple[str, ...]) -> Student:
+    return Student(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        module=row["module"],
+        program=row["program"],
+        group=row["group_number"],
+        aliases=aliases,
+        active=bool(row["active"]),
+    )
+
+
+def _meeting(row: dict) -> StoredMeeting:
+    return StoredMeeting(
+        key=row["key"],
+        kind=row["kind"],
+        module=row["module"],
+        host=row["host"],
+        zoom_meeting_id=row["zoom_meeting_id"],
+        join_url=row["join_url"],
+        spec=json.loads(row["spec"]),
+    )
+
+
+def _optional_time(text: str | None) -> dt.datetime | None:
+    return parse_utc_text(text) if text else None
+
+
+def _session(row: dict) -> SessionRecord:
+    return SessionRecord(
+        id=row["id"],
+        key=row["key"],
+        kind=row["kind"],
+        module=row["module"],
+        week=row["week"],
+        date=dt.date.fromisoformat(row["date"]),
+        start=parse_utc_text(row["start_utc"]),
+        end=parse_utc_text(row["end_utc"]),
+        meeting_key=row["meeting_key"],
+        zoom_meeting_id=row.get("zoom_meeting_id"),
+        join_url=row.get("join_url"),
+        occurrence_id=row["occurrence_id"],
+        zoom_uuid=row["zoom_uuid"],
+        ended_at=_optional_time(row["ended_at"]),
+        state=row["state"],
+        final_at=_optional_time(row["final_at"]),
+        backfill_attempts=row["backfill_attempts"],
+        backfill_error=row["backfill_error"],
+    )

@@ -112,6 +112,16 @@ class Student:
 
 
 @dataclass(frozen=True)
+class GroupMove:
+    """A change of a student's group: added (from None), moved, or deactivated (to None)."""
+
+    module: int
+    from_group: int | None
+    to_group: int | None
+    moved_on: dt.date
+
+
+@dataclass(frozen=True)
 class PlannedSession:
     """One meeting of one cohort (or the Mix It Up half) on one date, with its UTC window."""
 
@@ -132,3 +142,61 @@ class PlannedSession:
     @property
     def minutes(self) -> int:
         return int((self.end - self.start).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class StoredMeeting:
+    """A Zoom meeting this service created, with the last body Zoom accepted."""
+
+    key: str
+    kind: SessionKind
+    module: int | None
+    host: str
+    zoom_meeting_id: str
+    join_url: str | None
+    spec: dict = field(hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A planned session as stored, with what the service learned about it from Zoom."""
+
+    id: int
+    key: str
+    kind: SessionKind
+    module: int | None
+    week: int
+    date: dt.date
+    start: dt.datetime
+    end: dt.datetime
+    meeting_key: str | None
+    zoom_meeting_id: str | None
+    join_url: str | None
+    occurrence_id: str | None
+    zoom_uuid: str | None
+    ended_at: dt.datetime | None
+    state: Literal["pending", "final"]
+    final_at: dt.datetime | None
+    backfill_attempts: int
+    backfill_error: str | None
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+    @property
+    def final(self) -> bool:
+        return self.state == "final"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A verified webhook delivery as stored before Zoom gets its 2xx."""
+
+    digest: str  # sha256 of the raw body: the same delivery twice has the same digest
+    event: str
+    received_at: dt.datetime
+    request_timestamp: int
+    request_id: str | None
+    body: str
+    zoom_meeting_id: str | None

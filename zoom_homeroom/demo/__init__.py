@@ -1,0 +1,1 @@
+"""The demo: a realistic sample cohort and a whole Wednesday played on the built-in Zoom sandbox."""
