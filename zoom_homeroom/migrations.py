@@ -198,6 +198,7 @@ def m003_attendance(db: Database) -> None:
             minutes INTEGER NOT NULL,
             first_join TEXT,
             candidates TEXT NOT NULL,            -- JSON list of student ids, best first
+            reason TEXT NOT NULL,
             PRIMARY KEY (session_id, ident)
         );
         -- A rep's word on one student and session; wins over the computed status.

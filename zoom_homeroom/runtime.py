@@ -49,7 +49,7 @@ class Runtime:
         from .zoom import make_client
 
         self.settings.require_zoom()
-        return make_client(self.settings, sleep=self.sleep)
+        return make_client(self.settings, sleep=self.sleep, clock=self.clock)
 
     def now(self) -> dt.datetime:
         return self.clock()

@@ -1,0 +1,248 @@
+"""POST /webhooks/zoom: signatures, replay window, validation, durability and idempotence.
+
+Bodies are signed here with a few lines of hmac, never with the code under test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+
+import pytest
+
+from tests.conftest import TEST_WEBHOOK_SECRET
+from tests.factories import utc
+from zoom_homeroom.core.models import PlannedSession, StoredMeeting
+
+URL = "/webhooks/zoom"
+MEETING_ID = "85746065432"
+
+
+def signed_headers(body: bytes, *, at: dt.datetime, secret: str = TEST_WEBHOOK_SECRET) -> dict[str, str]:
+    timestamp = str(int(at.timestamp()))
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "x-zm-request-timestamp": timestamp,
+        "x-zm-signature": f"v0={digest}",
+        "content-type": "application/json",
+    }
+
+
+def participant_joined(*, name="Ada Lovelace", email="ada@students.example.org", at="2027-01-06T20:01:00Z"):
+    return {
+        "event": "meeting.participant_joined",
+        "event_ts": 1799265660000,
+        "payload": {
+            "account_id": "acc",
+            "object": {
+                "id": MEETING_ID,
+                "uuid": "4444AAAiAAAAAiAiAiiAii==",
+                "host_id": "x1",
+                "topic": "Homeroom: Mod 1",
+                "type": 8,
+                "start_time": "2027-01-06T20:00:00Z",
+                "timezone": "America/Denver",
+                "duration": 60,
+                "participant": {
+                    "user_id": "16778240",
+                    "user_name": name,
+                    "id": "",
+                    "participant_uuid": "p-1",
+                    "join_time": at,
+                    "email": email,
+                },
+            },
+        },
+    }
+
+
+def post(client, body: dict | bytes, *, at: dt.datetime, secret: str = TEST_WEBHOOK_SECRET, headers=None):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return client.post(
+        URL, data=raw, headers=headers if headers is not None else signed_headers(raw, at=at, secret=secret)
+    )
+
+
+def deliveries(storage) -> list[dict]:
+    return list(storage.db.query("SELECT * FROM webhook_deliveries ORDER BY id"))
+
+
+@pytest.fixture
+def known_meeting(storage, clock):
+    """Module 1's meeting and its week-1 session, as sync would have stored them."""
+    storage.save_meeting(
+        StoredMeeting(
+            "homeroom:1:2027-01-04", "homeroom", 1, "mod1@x.org", MEETING_ID, "https://zoom.test/j/1", {}
+        ),
+        now=clock(),
+    )
+    session = PlannedSession(
+        "homeroom", 1, 1, dt.date(2027, 1, 6), utc("2027-01-06 20:00"), utc("2027-01-06 21:00")
+    )
+    storage.upsert_sessions([session], meeting_key="homeroom:1:2027-01-04", occurrence_ids={})
+    return storage.session(session.key)
+
+
+def test_good_signature_is_stored_processed_and_answered_204(client, storage, clock, known_meeting):
+    response = post(client, participant_joined(), at=clock())
+    assert response.status_code == 204
+    (row,) = deliveries(storage)
+    assert row["event"] == "meeting.participant_joined"
+    assert row["outcome"] == "ok" and row["processed_at"]
+    (edge,) = storage.presence(known_meeting.id)
+    assert edge.kind == "join" and edge.identity.email == "ada@students.example.org"
+    assert edge.at == utc("2027-01-06 20:01")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"x-zm-signature": "v0=abc"},
+        {"x-zm-request-timestamp": "1799265600"},
+        {"x-zm-request-timestamp": "soon", "x-zm-signature": "v0=abc"},
+    ],
+)
+def test_missing_or_malformed_headers_are_401_and_nothing_is_stored(client, storage, clock, headers):
+    response = post(client, participant_joined(), at=clock(), headers=headers)
+    assert response.status_code == 401
+    assert response.is_json
+    assert deliveries(storage) == []
+
+
+def test_wrong_secret_is_401(client, storage, clock):
+    response = post(client, participant_joined(), at=clock(), secret="not-the-secret")
+    assert response.status_code == 401
+    assert deliveries(storage) == []
+
+
+def test_altered_body_is_401(client, storage, clock):
+    raw = json.dumps(participant_joined()).encode()
+    headers = signed_headers(raw, at=clock())
+    response = client.post(URL, data=raw.replace(b"Ada", b"Eve"), headers=headers)
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("offset", "status"),
+    [
+        (dt.timedelta(hours=-3), 401),  # stale: outside the 2-hour window
+        (dt.timedelta(minutes=-90), 204),  # Zoom's 60-minute retry of a delivery first sent 30 minutes late
+        (dt.timedelta(minutes=-119), 204),
+        (dt.timedelta(minutes=3), 204),  # small clock skew
+        (dt.timedelta(hours=1), 401),  # future
+    ],
+)
+def test_replay_window(client, clock, offset, status):
+    assert post(client, participant_joined(), at=clock() + offset).status_code == status
+
+
+def test_replay_window_is_configurable(settings, clock):
+    from tests.factories import make_calendar
+    from zoom_homeroom import create_app
+
+    app = create_app(settings, calendar=make_calendar(webhooks={"replay_window_minutes": 30}), clock=clock)
+    response = post(app.test_client(), participant_joined(), at=clock() - dt.timedelta(minutes=45))
+    assert response.status_code == 401
+
+
+def test_url_validation_answers_with_the_hmac_of_the_plain_token(client, storage, clock):
+    body = {
+        "payload": {"plainToken": "qgg8vlvZRS6UYooatFL8Aw"},
+        "event_ts": 1654503849680,
+        "event": "endpoint.url_validation",
+    }
+    response = post(client, body, at=clock())
+    assert response.status_code == 200
+    expected = hmac.new(TEST_WEBHOOK_SECRET.encode(), b"qgg8vlvZRS6UYooatFL8Aw", hashlib.sha256).hexdigest()
+    assert response.get_json() == {"plainToken": "qgg8vlvZRS6UYooatFL8Aw", "encryptedToken": expected}
+    assert deliveries(storage) == []
+
+
+def test_url_validation_without_a_token_is_400(client, clock):
+    assert post(client, {"event": "endpoint.url_validation", "payload": {}}, at=clock()).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{not json",
+        b"[]",
+        b'"text"',
+        b'{"payload": {}}',
+        b'{"event": 7}',
+        b'{"event": ""}',
+        "\ufeff{}".encode("utf-16"),
+    ],
+)
+def test_malformed_json_or_missing_event_is_400_and_nothing_is_stored(client, storage, clock, raw):
+    response = post(client, raw, at=clock())
+    assert response.status_code == 400
+    assert response.is_json
+    assert deliveries(storage) == []
+
+
+def test_oversize_body_is_413_and_nothing_is_stored(client, storage, clock):
+    body = participant_joined()
+    body["padding"] = "x" * (256 * 1024)
+    response = post(client, body, at=clock())
+    assert response.status_code == 413
+    assert deliveries(storage) == []
+
+
+def test_duplicate_delivery_counts_once(client, storage, clock, known_meeting):
+    body = participant_joined()
+    assert post(client, body, at=clock()).status_code == 204
+    # Zoom's retry: same body, new timestamp and signature.
+    assert post(client, body, at=clock() + dt.timedelta(minutes=5)).status_code == 204
+    assert len(deliveries(storage)) == 1
+    assert len(storage.presence(known_meeting.id)) == 1
+
+
+def test_unknown_event_type_is_stored_and_answered_204(client, storage, clock):
+    response = post(
+        client, {"event": "meeting.sharing_started", "payload": {"object": {"id": 1}}}, at=clock()
+    )
+    assert response.status_code == 204
+    (row,) = deliveries(storage)
+    assert row["outcome"] == "ignored"
+
+
+def test_unknown_meeting_is_kept_reported_and_processed_once_the_meeting_is_known(client, storage, clock):
+    assert post(client, participant_joined(), at=clock()).status_code == 204
+    (row,) = deliveries(storage)
+    assert row["outcome"] == "unknown_meeting" and row["zoom_meeting_id"] == MEETING_ID
+    assert storage.unknown_meetings()[0][:2] == (MEETING_ID, 1)
+
+
+def test_a_processing_failure_keeps_the_delivery_for_a_retry_at_start_up(
+    client, storage, clock, known_meeting, monkeypatch, settings, calendar
+):
+    import webhooks.process as process_module
+    from zoom_homeroom import create_app
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(process_module, "process", broken)
+    assert post(client, participant_joined(), at=clock()).status_code == 204
+    (row,) = deliveries(storage)
+    assert row["processed_at"] is None and row["outcome"] == "error"
+    assert storage.presence(known_meeting.id) == []
+    monkeypatch.undo()
+
+    create_app(settings, calendar=calendar, clock=clock)  # the next start-up
+    (row,) = deliveries(storage)
+    assert row["outcome"] == "ok"
+    assert len(storage.presence(known_meeting.id)) == 1
+
+
+def test_missing_secret_refuses_every_delivery(env, calendar, clock):
+    from zoom_homeroom import create_app
+    from zoom_homeroom.settings import load_settings
+
+    settings = load_settings({**env, "ZOOM_WEBHOOK_SECRET_TOKEN": ""})
+    client = create_app(settings, calendar=calendar, clock=clock).test_client()
+    assert post(client, participant_joined(), at=clock()).status_code == 503

@@ -1,0 +1,276 @@
+"""Attendance as reps see it: recomputed from stored edges when stale, backfilled from Zoom's reports,
+corrected by reps (overrides, matches). Loads, calls `core.attendance`, saves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .core.attendance import Edge, Member, Override, SessionAttendance, ZoomIdentity, compute_session
+from .core.matching import RosterIndex, normalise_email, normalise_name
+from .core.models import HOMEROOM, Calendar, SessionRecord
+from .core.times import parse_utc_text
+from .runtime import Runtime
+from .storage import Storage
+from .zoom import ZoomAPIError, ZoomError, ZoomNotFound
+
+log = logging.getLogger(__name__)
+
+RECORD_FIELDS = (
+    "email",
+    "name",
+    "module",
+    "group",
+    "week",
+    "date",
+    "kind",
+    "status",
+    "minutes",
+    "first_join",
+    "last_leave",
+    "in_assigned_room",
+)
+# A session whose meeting never took place is closed as final (everyone absent) after this long.
+NO_INSTANCE_GRACE = dt.timedelta(hours=24)
+
+
+class AttendanceError(Exception):
+    """A rep's or admin's request cannot be carried out; the message says why."""
+
+
+# -- computing --------------------------------------------------------------------------------------
+
+
+def refresh(storage: Storage, calendar: Calendar, sessions: Iterable[SessionRecord] | None = None) -> int:
+    """Recompute the attendance of stale sessions (all stale ones, or those given that are stale)."""
+    wanted = {session.id for session in sessions} if sessions is not None else None
+    count = 0
+    for session in storage.dirty_sessions():
+        if wanted is None or session.id in wanted:
+            refresh_session(storage, calendar, session)
+            count += 1
+    return count
+
+
+def refresh_session(storage: Storage, calendar: Calendar, session: SessionRecord) -> SessionAttendance:
+    """Compute one session's attendance from its edges and store it (under the write lock, so an edge
+    arriving meanwhile marks it stale again rather than being lost)."""
+    with storage.write():
+        seen = storage.dirty_count(session.id)
+        fresh = storage.session(session.id) or session
+        result = compute_session(
+            start=fresh.start,
+            end=fresh.end,
+            ended_at=fresh.ended_at,
+            members=_members(storage, fresh),
+            edges=storage.presence(fresh.id),
+            index=RosterIndex.build(
+                storage.students(active_only=False), confirmed=storage.confirmed_matches()
+            ),
+            overrides=storage.overrides(fresh.id),
+            config=calendar.attendance,
+        )
+        storage.save_attendance(fresh.id, result, seen_dirty=seen)
+    return result
+
+
+def _members(storage: Storage, session: SessionRecord) -> list[Member]:
+    stored = storage.session_members(session.id)
+    if stored:
+        return [Member(student_id, group) for student_id, group in stored]
+    if session.kind == HOMEROOM and session.module is not None:
+        return [Member(s.id, s.group) for s in storage.students(module=session.module)]
+    return [Member(student_id, number) for student_id, number in storage.mixitup_members(session.date)]
+
+
+def records(
+    storage: Storage,
+    calendar: Calendar,
+    *,
+    module: int | None = None,
+    week: int | None = None,
+    kind: str | None = None,
+) -> list[dict[str, Any]]:
+    """Attendance records (the fields of `homeroom attendance --format json`), fresh."""
+    refresh(storage, calendar, storage.sessions(kind=kind, module=module, week=week))
+    return [record_of(row) for row in storage.attendance_rows(module=module, week=week, kind=kind)]
+
+
+def record_of(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: row[name] for name in RECORD_FIELDS}
+
+
+# -- reps' corrections ------------------------------------------------------------------------------
+
+
+def find_session(storage: Storage, key: str) -> SessionRecord:
+    session = storage.session(key)
+    if session is None:
+        raise AttendanceError(f"no session {key!r} (see `homeroom attendance` for session keys)")
+    return session
+
+
+def assign_participant(
+    storage: Storage,
+    *,
+    session: SessionRecord,
+    ident: str,
+    student_email: str | None,
+    set_by: str,
+    now: dt.datetime,
+) -> str:
+    """Tie an unmatched participant to a student (or, with None, mark them not a student).
+
+    The decision is remembered for later sessions, keyed by the participant's Zoom user id when
+    they have one, else their email, else their display name. Returns a sentence for the rep.
+    """
+    participant = storage.unmatched_participant(session.id, ident)
+    if participant is None:
+        raise AttendanceError(f"no unmatched participant {ident!r} in session {session.key}")
+    student_id = None
+    if student_email:
+        student = storage.student_by_email(student_email)
+        if student is None:
+            raise AttendanceError(f"no student with email {student_email!r}")
+        student_id = student.id
+    key_kind, key = _match_key(participant)
+    storage.save_match(key_kind, key, student_id, set_by=set_by, now=now)
+    who = student_email if student_email else "not a student"
+    return f"{participant['name'] or ident} is now {who} in every session"
+
+
+def _match_key(participant: dict[str, Any]) -> tuple[str, str]:
+    if participant["zoom_user_id"]:
+        return "zoom_user_id", participant["zoom_user_id"]
+    if participant["email"]:
+        return "email", normalise_email(participant["email"])
+    return "name", normalise_name(participant["name"])
+
+
+def set_override(
+    storage: Storage,
+    *,
+    session: SessionRecord,
+    student_email: str,
+    status: str | None,
+    note: str,
+    set_by: str,
+    now: dt.datetime,
+) -> None:
+    """Mark a student excused or present for a session (None removes the override)."""
+    student = storage.student_by_email(student_email)
+    if student is None:
+        raise AttendanceError(f"no student with email {student_email!r}")
+    if status not in (None, "excused", "present"):
+        raise AttendanceError(f"status must be excused or present, not {status!r}")
+    if status is not None and not note.strip():
+        raise AttendanceError("say why in a note (it is kept with who set it and when)")
+    expected = {student_id for student_id, _ in storage.session_members(session.id)}
+    if expected and student.id not in expected:
+        raise AttendanceError(f"{student.email} is not expected in session {session.key}")
+    override = Override(status, note.strip()[:500], set_by, now) if status else None
+    storage.save_override(session.id, student.id, override)
+
+
+# -- backfill from Zoom's reports --------------------------------------------------------------------
+
+
+@dataclass
+class BackfillResult:
+    session_key: str
+    final: bool
+    rows: int
+    message: str
+
+
+def backfill(runtime: Runtime, session: SessionRecord) -> BackfillResult:
+    """Fetch the session's held instance(s) and participants from Zoom and merge them as edges.
+
+    The session becomes final only when every fetch succeeded; otherwise it stays pending, with the
+    reason, and the next run tries again.
+    """
+    storage = runtime.storage
+    if session.zoom_meeting_id is None:
+        return _pending(storage, session, "not synced: there is no Zoom meeting for it yet")
+    try:
+        instances = _instances_on(runtime, session)
+        if not instances:
+            return _no_instance(runtime, session)
+        rows = 0
+        for instance in instances:
+            edges = list(_report_edges(runtime, instance["uuid"]))
+            storage.add_presence(session.id, edges)
+            rows += len(edges) // 2
+            ended = max((edge.at for edge in edges if edge.kind == "leave"), default=None)
+            storage.set_session_instance(
+                session.id, zoom_uuid=instance["uuid"], ended_at=None if session.ended_at else ended
+            )
+    except ZoomError as error:
+        return _pending(storage, session, str(error))
+    storage.finalize_session(session.id, now=runtime.now())
+    refresh_session(storage, runtime.calendar, storage.session(session.id) or session)
+    return BackfillResult(session.key, True, rows, f"final: {rows} participant rows from Zoom")
+
+
+def _instances_on(runtime: Runtime, session: SessionRecord) -> list[dict[str, Any]]:
+    tz = runtime.calendar.timezone
+    try:
+        instances = runtime.zoom.list_past_instances(session.zoom_meeting_id)
+    except ZoomNotFound:
+        return []  # Zoom answers 404 for a meeting that was never held
+    return [
+        instance
+        for instance in instances
+        if instance.get("uuid")
+        and instance.get("start_time")
+        and parse_utc_text(instance["start_time"]).astimezone(tz).date() == session.date
+    ]
+
+
+def _report_edges(runtime: Runtime, uuid: str) -> Iterator[Edge]:
+    """Participants of one instance as join/leave edges: the report API, or the past-meeting API
+    when the account's plan has no reports."""
+    try:
+        rows, source = list(runtime.zoom.iter_report_participants(uuid)), "report"
+    except ZoomAPIError as error:
+        if error.status not in (400, 403, 404):
+            raise
+        log.info("report API unavailable for %s (%s); using past-meeting participants", uuid, error)
+        rows, source = list(runtime.zoom.iter_past_participants(uuid)), "past_participants"
+    for row in rows:
+        join, leave = row.get("join_time"), row.get("leave_time")
+        if not join:
+            continue
+        identity = ZoomIdentity(
+            name=str(row.get("name") or ""),
+            email=normalise_email(str(row.get("user_email") or row.get("email") or "")),
+            zoom_user_id=str(row.get("participant_user_id") or row.get("id") or ""),
+        )
+        connection = f"{row.get('user_id') or row.get('id') or identity.name}@{join}"
+        yield Edge(connection, source, "", "join", parse_utc_text(join), identity)
+        if leave:
+            yield Edge(connection, source, "", "leave", parse_utc_text(leave), identity)
+
+
+def _no_instance(runtime: Runtime, session: SessionRecord) -> BackfillResult:
+    storage = runtime.storage
+    if runtime.now() - session.end > NO_INSTANCE_GRACE and not storage.presence(session.id):
+        storage.finalize_session(session.id, now=runtime.now())
+        refresh_session(storage, runtime.calendar, session)
+        return BackfillResult(session.key, True, 0, "final: the meeting was not held (everyone absent)")
+    return _pending(storage, session, "Zoom has no ended instance of the meeting on this date yet")
+
+
+def _pending(storage: Storage, session: SessionRecord, reason: str) -> BackfillResult:
+    storage.note_backfill_failure(session.id, reason)
+    return BackfillResult(session.key, False, 0, f"pending: {reason}")
+
+
+def due_for_backfill(storage: Storage, calendar: Calendar, now: dt.datetime) -> list[SessionRecord]:
+    """Pending sessions whose end plus the configured delay has passed."""
+    delay = dt.timedelta(minutes=calendar.scheduler.finalize_after_minutes)
+    return [session for session in storage.sessions(state="pending") if session.end + delay <= now]

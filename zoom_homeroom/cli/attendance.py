@@ -1,0 +1,167 @@
+"""`homeroom attendance` (records, unmatched participants, reps' corrections) and `homeroom backfill`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .. import attendance as service
+from ..core.models import SESSION_KINDS
+from ..exports import csv_text, table_text
+from ..runtime import Runtime
+from . import cli, pass_runtime
+
+CLI_USER = "cli"
+
+
+def _filters(command):
+    command = click.option("--week", type=click.IntRange(1, 60), help="Only this week.")(command)
+    return click.option("--module", type=int, help="Only this module.")(command)
+
+
+@cli.group("attendance", invoke_without_command=True)
+@_filters
+@click.option("--kind", type=click.Choice(SESSION_KINDS), help="Only homeroom or Mix It Up sessions.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.pass_context
+def attendance(ctx: click.Context, module: int | None, week: int | None, kind: str | None, fmt: str) -> None:
+    """Print attendance records: one per student and session (times in UTC, ISO 8601)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    runtime = _runtime(ctx)
+    rows = service.records(runtime.storage, runtime.calendar, module=module, week=week, kind=kind)
+    if fmt == "json":
+        click.echo(json.dumps({"records": rows}, indent=2))
+    elif fmt == "csv":
+        click.echo(csv_text(rows, service.RECORD_FIELDS), nl=False)
+    elif rows:
+        click.echo(table_text(rows, service.RECORD_FIELDS))
+    else:
+        click.echo("no attendance recorded yet for these sessions")
+
+
+def _runtime(ctx: click.Context) -> Runtime:
+    from . import _LazyRuntime
+
+    return ctx.find_object(_LazyRuntime).get()
+
+
+@attendance.command("unmatched")
+@_filters
+@pass_runtime
+def unmatched(runtime: Runtime, module: int | None, week: int | None) -> None:
+    """List Zoom participants no rule matched to a student, with likely candidates."""
+    service.refresh(runtime.storage, runtime.calendar, runtime.storage.sessions(module=module, week=week))
+    rows = runtime.storage.unmatched_rows(module=module, week=week)
+    if not rows:
+        click.echo("no unmatched participants")
+        return
+    for row in rows:
+        names = []
+        for student_id in row["candidates"]:
+            student = runtime.storage.student(student_id)
+            if student:
+                names.append(f"{student.name} <{student.email}>")
+        click.echo(
+            f"{row['session_key']}  {row['ident']}  {row['name'] or '-'} {row['email'] or ''}".rstrip()
+            + f"  {row['minutes']} min  ({row['reason']})"
+        )
+        if names:
+            click.echo(f"    candidates: {'; '.join(names)}")
+
+
+@attendance.command("match")
+@click.argument("session_key")
+@click.argument("ident")
+@click.option("--student", "student_email", help="Email of the student this participant is.")
+@click.option("--not-student", is_flag=True, help="This participant is not a student (staff, guest).")
+@click.option(
+    "--by", "set_by", default=CLI_USER, show_default=True, help="Who decided (kept with the match)."
+)
+@pass_runtime
+def match(
+    runtime: Runtime, session_key: str, ident: str, student_email: str | None, not_student: bool, set_by: str
+) -> None:
+    """Tie unmatched participant IDENT (from `attendance unmatched`) in SESSION_KEY to a student.
+
+    The choice is remembered for later sessions and attendance is recomputed.
+    """
+    if bool(student_email) == not_student:
+        raise click.UsageError("give exactly one of --student EMAIL or --not-student")
+    try:
+        session = service.find_session(runtime.storage, session_key)
+        message = service.assign_participant(
+            runtime.storage,
+            session=session,
+            ident=ident,
+            student_email=student_email,
+            set_by=set_by,
+            now=runtime.now(),
+        )
+    except service.AttendanceError as error:
+        raise click.ClickException(str(error)) from None
+    service.refresh(runtime.storage, runtime.calendar)
+    click.echo(message)
+
+
+def _override_command(name: str, status: str | None, help_text: str):
+    @attendance.command(name, help=help_text)
+    @click.argument("session_key")
+    @click.argument("email")
+    @click.option("--note", default="", help="Why (required to excuse or mark present).")
+    @click.option("--by", "set_by", default=CLI_USER, show_default=True, help="Who decided.")
+    @pass_runtime
+    def command(runtime: Runtime, session_key: str, email: str, note: str, set_by: str) -> None:
+        try:
+            session = service.find_session(runtime.storage, session_key)
+            service.set_override(
+                runtime.storage,
+                session=session,
+                student_email=email,
+                status=status,
+                note=note,
+                set_by=set_by,
+                now=runtime.now(),
+            )
+        except service.AttendanceError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"{email}: {status or 'computed status restored'} for {session_key}")
+
+    return command
+
+
+_override_command("excuse", "excused", "Mark a student excused for a session (with --note).")
+_override_command("mark-present", "present", "Mark a student present for a session (with --note).")
+_override_command("clear", None, "Remove a rep's override: the computed status applies again.")
+
+
+@cli.command("backfill")
+@_filters
+@click.option("--all", "every", is_flag=True, help="Also sessions already final (fetch again).")
+@pass_runtime
+def backfill(runtime: Runtime, module: int | None, week: int | None, every: bool) -> None:
+    """Fetch past sessions' participants from Zoom's reports and merge them into attendance."""
+    now = runtime.now()
+    sessions = [
+        s
+        for s in runtime.storage.sessions(module=module, week=week)
+        if s.end <= now and (every or not s.final)
+    ]
+    if not sessions:
+        click.echo("no ended sessions to backfill")
+        return
+    pending = 0
+    for session in sessions:
+        result = service.backfill(runtime, session)
+        pending += not result.final
+        click.echo(f"{session.key}: {result.message}")
+    if pending:
+        raise click.ClickException(f"{pending} session(s) still pending; run backfill again later")

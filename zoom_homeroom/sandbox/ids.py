@@ -1,0 +1,64 @@
+"""Deterministic identifiers shaped like Zoom's: meeting numbers, UUIDs, user ids, per-join ids.
+
+Everything derives from a hash of its inputs, so two runs of a test see the same values. Instance
+UUIDs alternate between plain ones and ones that start with `//`: Zoom requires such UUIDs to be
+URL-encoded twice, and a sandbox that never produced them would hide a client's encoding bug.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+
+FIRST_MEETING_ID = 81_000_000_000  # 11 digits, like Zoom's meeting numbers
+MEETING_ID_STEP = 7_654_321
+FIRST_JOIN_ID = 16_778_240  # Zoom's per-join `user_id` values look like this
+JOIN_ID_STEP = 1_024
+
+
+def _digest(*parts: object) -> bytes:
+    text = "\x1f".join(str(part) for part in parts)
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def meeting_id(serial: int) -> int:
+    """The `serial`-th meeting number of a sandbox (0-based)."""
+    return FIRST_MEETING_ID + serial * MEETING_ID_STEP
+
+
+def join_id(serial: int) -> str:
+    """Zoom's per-join participant id (`user_id`), a decimal string."""
+    return str(FIRST_JOIN_ID + serial * JOIN_ID_STEP)
+
+
+def user_id(email: str) -> str:
+    """A 22-character URL-safe id such as `30R7kT7bTIKSNUFEuH_Qlg`, stable per email."""
+    return base64.urlsafe_b64encode(_digest("user", email.lower())[:16]).decode("ascii").rstrip("=")
+
+
+def instance_uuid(meeting: int, serial: int) -> str:
+    """The UUID of a meeting's `serial`-th instance: base64 of 16 bytes, like `aDYlohsHRtCd4ii1uC2+hA==`.
+
+    Even serials start with `//` (the first instance of every meeting does), so clients must
+    double-encode them in paths.
+    """
+    raw = bytearray(_digest("instance", meeting, serial)[:16])
+    if serial % 2 == 0:
+        raw[0], raw[1] = 0xFF, raw[1] | 0xF0  # first 12 bits set: base64 "//"
+    return base64.b64encode(bytes(raw)).decode("ascii")
+
+
+def breakout_room_uuid(instance: str, room_name: str) -> str:
+    """One UUID per room name per instance, as Zoom identifies breakout rooms in events."""
+    return base64.b64encode(_digest("room", instance, room_name)[:16]).decode("ascii")
+
+
+def participant_uuid(instance: str, person: str) -> str:
+    """Zoom's `participant_uuid`: stable for one person within one meeting instance."""
+    return str(uuid.UUID(bytes=_digest("participant", instance, person)[:16])).upper()
+
+
+def secret_text(*parts: object) -> str:
+    """A deterministic token-like string (passwords, `zak`, page tokens)."""
+    return base64.urlsafe_b64encode(_digest("text", *parts)[:18]).decode("ascii")

@@ -1,0 +1,207 @@
+"""Errors raised by the Zoom client. Every failure raises one of these; nothing returns None.
+
+    ZoomError
+    ├── ZoomAuthError              the token endpoint refused the credentials, or a 401 persisted
+    │                              after one token renewal
+    ├── ZoomConnectionError        connection failure or timeout, after retries
+    └── ZoomAPIError               any other non-2xx answer: .status, .code, .message, .url
+        ├── ZoomNotFound           404
+        ├── ZoomRateLimited        429, .retry_after (seconds or None)
+        │   └── ZoomDailyLimitExceeded
+        │                          the daily create/update limit: .host, .reset_at (next 00:00 UTC)
+        └── ZoomServerError        5xx
+
+Messages are one readable line naming the call and what Zoom said. They never carry tokens,
+headers or secrets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+from urllib.parse import urlsplit
+
+import requests
+
+# Zoom answers the per-host create/update limit with a 429 whose message reads "You have exceeded
+# the daily rate limit of (100) for Create a meeting API requests ...".
+_DAILY_LIMIT_MARKER = "daily rate limit"
+_MAX_MESSAGE_CHARS = 300
+
+
+class ZoomError(Exception):
+    """Base class of every error the Zoom client raises."""
+
+
+class ZoomAuthError(ZoomError):
+    """Zoom refused our credentials or token; `.status` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ZoomConnectionError(ZoomError):
+    """Zoom could not be reached (connection refused, DNS, TLS, timeout) even after retries."""
+
+
+class ZoomAPIError(ZoomError):
+    """Zoom answered with an error status."""
+
+    def __init__(self, status: int, code: int | None, message: str, url: str, *, method: str = "") -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.url = url
+        self.method = method
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        code = f" (code {self.code})" if self.code is not None else ""
+        call = f"{self.method} {_api_path(self.url)}".strip()
+        return f"Zoom API {self.status}{code} on {call}: {self.message}"
+
+
+class ZoomNotFound(ZoomAPIError):
+    """404: the meeting, user or past instance does not exist (or is not visible to the app)."""
+
+
+class ZoomServerError(ZoomAPIError):
+    """5xx: Zoom failed; the request may or may not have taken effect."""
+
+
+class ZoomRateLimited(ZoomAPIError):
+    """429: too many requests. `.retry_after` is the wait Zoom asked for, in seconds, or None."""
+
+    def __init__(
+        self,
+        status: int,
+        code: int | None,
+        message: str,
+        url: str,
+        *,
+        method: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(status, code, message, url, method=method)
+
+    def _describe(self) -> str:
+        text = super()._describe()
+        if self.retry_after is None:
+            return text
+        return f"{text} (retry after {self.retry_after:g} s)"
+
+
+class ZoomDailyLimitExceeded(ZoomRateLimited):
+    """The per-host daily limit of meeting creates/updates is used up until `.reset_at` (00:00 UTC).
+
+    `.host` is the host's user id or email for a create. A PATCH URL names only the meeting, so for
+    an update `.host` carries the meeting id instead.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: int | None,
+        message: str,
+        url: str,
+        *,
+        method: str = "",
+        host: str | None,
+        reset_at: dt.datetime,
+    ) -> None:
+        self.host = host
+        self.reset_at = reset_at
+        super().__init__(status, code, message, url, method=method, retry_after=None)
+
+    def _describe(self) -> str:
+        subject = f" for {self.host}" if self.host else ""
+        return (
+            f"{super()._describe()} (daily limit reached{subject}; "
+            f"it resets at {self.reset_at:%Y-%m-%d %H:%M} UTC)"
+        )
+
+
+def error_for_response(
+    response: requests.Response,
+    *,
+    now: dt.datetime,
+    host: str | None = None,
+) -> ZoomAPIError:
+    """The typed error for a non-2xx Zoom response.
+
+    `now` (aware UTC) resolves an HTTP-date `Retry-After` and the daily limit's reset time;
+    `host` is what a daily-limit error names (see ZoomDailyLimitExceeded).
+    """
+    status = response.status_code
+    code, message = _code_and_message(response)
+    url = response.url or ""
+    method = response.request.method if response.request is not None else ""
+    method = method or ""
+    if status == 404:
+        return ZoomNotFound(status, code, message, url, method=method)
+    if status == 429:
+        if _DAILY_LIMIT_MARKER in message.lower():
+            return ZoomDailyLimitExceeded(
+                status, code, message, url, method=method, host=host, reset_at=next_utc_midnight(now)
+            )
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+        return ZoomRateLimited(status, code, message, url, method=method, retry_after=retry_after)
+    if status >= 500:
+        return ZoomServerError(status, code, message, url, method=method)
+    return ZoomAPIError(status, code, message, url, method=method)
+
+
+def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
+    """Seconds to wait from `Retry-After` (delta-seconds or an HTTP date); None if absent or unreadable."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # RFC 9110 dates are GMT; parsedate leaves "-0000" naive
+        moment = moment.replace(tzinfo=dt.UTC)
+    return max(0.0, (moment - now).total_seconds())
+
+
+def next_utc_midnight(now: dt.datetime) -> dt.datetime:
+    """The next 00:00 UTC strictly after `now`, when Zoom resets its daily limits."""
+    today = now.astimezone(dt.UTC).date()
+    return dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0, 0), tzinfo=dt.UTC)
+
+
+def _code_and_message(response: requests.Response) -> tuple[int | None, str]:
+    """Zoom's `{"code": 3001, "message": "..."}`, or the reason phrase for non-JSON bodies."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    code: int | None = None
+    message = ""
+    if isinstance(body, dict):
+        raw_code = body.get("code")
+        code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+        message = str(body.get("message") or body.get("reason") or "")
+    if not message:
+        message = response.reason or "no message"
+    return code, _one_line(message)
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > _MAX_MESSAGE_CHARS:
+        return text[: _MAX_MESSAGE_CHARS - 1] + "…"
+    return text
+
+
+def _api_path(url: str) -> str:
+    """`/meetings/123` from `https://api.zoom.us/v2/meetings/123?x=1`: the part a reader recognises."""
+    path = urlsplit(url).path
+    if path.startswith("/v2/"):
+        return path[3:]
+    return path or url
