@@ -148,3 +148,67 @@ def openapi_spec():
     from tests.contract import OpenAPIContract
 
     return OpenAPIContract.load(SPEC_PATH)
+
+
+@pytest.fixture
+def sandbox(clock, calendar):
+    """The built-in Zoom sandbox on a free port, on the test clock, with a user per calendar host."""
+    from zoom_homeroom.sandbox import ZoomSandbox
+
+    hosts = sorted({module.host for module in calendar.modules} | {calendar.mix_it_up.host})
+    box = ZoomSandbox(clock=clock, users=hosts, webhook_secret=TEST_WEBHOOK_SECRET, sleep=FakeSleep())
+    with box.start():
+        yield box
+
+
+@pytest.fixture
+def sandbox_env(env: dict[str, str], sandbox) -> dict[str, str]:
+    return {
+        **env,
+        "ZOOM_API_URL": sandbox.api_url,
+        "ZOOM_OAUTH_TOKEN_URL": sandbox.token_url,
+        "ZOOM_ACCOUNT_ID": sandbox.account_id,
+        "ZOOM_CLIENT_ID": sandbox.client_id,
+        "ZOOM_CLIENT_SECRET": sandbox.client_secret,
+    }
+
+
+@pytest.fixture
+def sandbox_runtime(sandbox_env, calendar, clock, sleep) -> Runtime:
+    """A Runtime whose Zoom client talks to the sandbox over real HTTP."""
+    runtime = Runtime(load_settings(sandbox_env), clock=clock, sleep=sleep, calendar_override=calendar)
+    yield runtime
+    runtime.close()
+
+
+class LiveServer:
+    """A real HTTP server running an app in a thread, on a free localhost port."""
+
+    def __init__(self, app):
+        import threading
+
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, *args, **kwargs) -> None:  # the access log would drown test output
+                pass
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_app(app):
+    """The service's app served over real HTTP (for the sandbox's webhooks and browser tests)."""
+    server = LiveServer(app)
+    yield server
+    server.stop()

@@ -18,7 +18,17 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from .core.attendance import Edge, Override, SessionAttendance, ZoomIdentity
-from .core.models import Delivery, GroupMove, PlannedSession, SessionRecord, StoredMeeting, Student
+from .core.models import (
+    ApiToken,
+    Delivery,
+    GroupMove,
+    PlannedSession,
+    SessionRecord,
+    StoredFormation,
+    StoredMeeting,
+    Student,
+    User,
+)
 from .core.roster import ModuleChanges, Move
 from .core.times import parse_utc_text, to_utc_text
 from .migrations import migrations
@@ -757,6 +767,164 @@ class Storage:
             )
         ]
 
+    def replace_poll_answers(
+        self, miu_date: dt.date, week: int, answers: Iterable[tuple[int, str, int]]
+    ) -> int:
+        """Replace that Mix It Up's poll answers with (student id, topic, rank) rows; returns the count."""
+        rows = [(miu_date.isoformat(), week, student_id, topic, rank) for student_id, topic, rank in answers]
+        with self.write():
+            self.db.execute("DELETE FROM poll_answers WHERE miu_date = ?", [miu_date.isoformat()])
+            self.db.conn.executemany(
+                "INSERT INTO poll_answers (miu_date, week, student_id, topic, rank) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def poll_answers(self, miu_date: dt.date) -> dict[int, list[str]]:
+        """Student id -> topics, first choice first."""
+        answers: dict[int, list[str]] = {}
+        for row in self.db.query(
+            "SELECT student_id, topic FROM poll_answers WHERE miu_date = ? ORDER BY student_id, rank",
+            [miu_date.isoformat()],
+        ):
+            answers.setdefault(row["student_id"], []).append(row["topic"])
+        return answers
+
+    def save_formation(
+        self,
+        miu_date: dt.date,
+        week: int,
+        *,
+        seed: int,
+        quality: dict,
+        groups: Iterable[tuple[int, str, Iterable[int]]],
+        now: dt.datetime,
+    ) -> None:
+        """Replace that Mix It Up's groups with a new formation."""
+        day = miu_date.isoformat()
+        with self.write():
+            self.db.execute("DELETE FROM mixitup_formations WHERE miu_date = ?", [day])
+            self.db.execute(
+                "INSERT INTO mixitup_formations (miu_date, week, seed, quality, formed_at) VALUES (?, ?, ?, ?, ?)",
+                [day, week, seed, json.dumps(quality, sort_keys=True), to_utc_text(now)],
+            )
+            for number, topic, members in groups:
+                self.db.execute(
+                    "INSERT INTO mixitup_groups (miu_date, number, topic) VALUES (?, ?, ?)",
+                    [day, number, topic],
+                )
+                self.db.conn.executemany(
+                    "INSERT INTO mixitup_members (miu_date, number, student_id) VALUES (?, ?, ?)",
+                    [(day, number, student_id) for student_id in members],
+                )
+
+    def formation(self, miu_date: dt.date) -> StoredFormation | None:
+        day = miu_date.isoformat()
+        row = next(self.db.query("SELECT * FROM mixitup_formations WHERE miu_date = ?", [day]), None)
+        if row is None:
+            return None
+        members: dict[int, list[int]] = {}
+        for member in self.db.query(
+            "SELECT number, student_id FROM mixitup_members WHERE miu_date = ? ORDER BY number, student_id",
+            [day],
+        ):
+            members.setdefault(member["number"], []).append(member["student_id"])
+        groups = tuple(
+            (group["number"], group["topic"], tuple(members.get(group["number"], ())))
+            for group in self.db.query(
+                "SELECT * FROM mixitup_groups WHERE miu_date = ? ORDER BY number", [day]
+            )
+        )
+        return StoredFormation(
+            miu_date=miu_date,
+            week=row["week"],
+            seed=row["seed"],
+            quality=json.loads(row["quality"]),
+            formed_at=parse_utc_text(row["formed_at"]),
+            groups=groups,
+        )
+
+    # -- users, API tokens, sign-in throttling --------------------------------------------------
+
+    def save_user(self, email: str, role: str, password_hash: str, *, now: dt.datetime) -> bool:
+        """Create the user, or update their role and password; True when created."""
+        email = email.strip().lower()
+        with self.write():
+            existing = next(self.db.query("SELECT id FROM users WHERE email = ?", [email]), None)
+            if existing:
+                self.db.execute(
+                    "UPDATE users SET role = ?, password_hash = ? WHERE id = ?",
+                    [role, password_hash, existing["id"]],
+                )
+                return False
+            self.db.execute(
+                "INSERT INTO users (email, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                [email, role, password_hash, to_utc_text(now)],
+            )
+            return True
+
+    def remove_user(self, email: str) -> bool:
+        with self.write():
+            return self.db.execute("DELETE FROM users WHERE email = ?", [email.strip().lower()]).rowcount == 1
+
+    def user_by_email(self, email: str) -> User | None:
+        row = next(self.db.query("SELECT * FROM users WHERE email = ?", [email.strip().lower()]), None)
+        return _user(row) if row else None
+
+    def user(self, user_id: int) -> User | None:
+        row = next(self.db.query("SELECT * FROM users WHERE id = ?", [user_id]), None)
+        return _user(row) if row else None
+
+    def users(self) -> list[User]:
+        return [_user(row) for row in self.db.query("SELECT * FROM users ORDER BY email")]
+
+    def add_token(self, name: str, token_hash: str, *, now: dt.datetime) -> bool:
+        """Store a new token's hash under a unique name; False when the name is taken."""
+        with self.write():
+            cursor = self.db.execute(
+                "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [name, token_hash, to_utc_text(now)],
+            )
+            return cursor.rowcount == 1
+
+    def token_by_hash(self, token_hash: str) -> ApiToken | None:
+        row = next(self.db.query("SELECT * FROM api_tokens WHERE token_hash = ?", [token_hash]), None)
+        return _token(row) if row else None
+
+    def touch_token(self, token_id: int, *, now: dt.datetime) -> None:
+        with self.write():
+            self.db.execute(
+                "UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [to_utc_text(now), token_id]
+            )
+
+    def remove_token(self, name: str) -> bool:
+        with self.write():
+            return self.db.execute("DELETE FROM api_tokens WHERE name = ?", [name]).rowcount == 1
+
+    def tokens(self) -> list[ApiToken]:
+        return [_token(row) for row in self.db.query("SELECT * FROM api_tokens ORDER BY name")]
+
+    def record_sign_in_failure(self, key: str, *, now: dt.datetime) -> None:
+        with self.write():
+            self.db.execute("INSERT INTO sign_in_failures (key, at) VALUES (?, ?)", [key, to_utc_text(now)])
+
+    def sign_in_failures(self, key: str, *, since: dt.datetime) -> int:
+        row = next(
+            self.db.query(
+                "SELECT count(*) AS n FROM sign_in_failures WHERE key = ? AND at >= ?",
+                [key, to_utc_text(since)],
+            )
+        )
+        return row["n"]
+
+    def clear_sign_in_failures(self, key: str, *, before: dt.datetime | None = None) -> None:
+        """Forget a key's failures (after a good sign-in), or everyone's older than `before`."""
+        with self.write():
+            if before is not None:
+                self.db.execute("DELETE FROM sign_in_failures WHERE at < ?", [to_utc_text(before)])
+            else:
+                self.db.execute("DELETE FROM sign_in_failures WHERE key = ?", [key])
+
 
 def _student(row: dict, aliases: tuple[str, ...]) -> Student:
     return Student(
@@ -807,4 +975,23 @@ def _session(row: dict) -> SessionRecord:
         final_at=_optional_time(row["final_at"]),
         backfill_attempts=row["backfill_attempts"],
         backfill_error=row["backfill_error"],
+    )
+
+
+def _user(row: dict) -> User:
+    return User(
+        id=row["id"],
+        email=row["email"],
+        role=row["role"],
+        password_hash=row["password_hash"],
+        created_at=parse_utc_text(row["created_at"]),
+    )
+
+
+def _token(row: dict) -> ApiToken:
+    return ApiToken(
+        id=row["id"],
+        name=row["name"],
+        created_at=parse_utc_text(row["created_at"]),
+        last_used_at=_optional_time(row["last_used_at"]),
     )

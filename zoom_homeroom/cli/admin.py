@@ -61,3 +61,25 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     from ..server import run_gunicorn
 
     run_gunicorn(runtime.settings, host=host, port=port, workers=workers)
+
+
+@cli.command("scheduler")
+@pass_runtime
+def scheduler(runtime: Runtime) -> None:
+    """Run the scheduler process: sync before each session, finalise attendance after it.
+
+    Run it beside the web service (one scheduler per database); Ctrl-C or SIGTERM stops it.
+    """
+    import signal
+
+    from ..scheduler import build_scheduler
+
+    runtime.storage.migrate()
+    scheduler = build_scheduler(runtime)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    click.echo("scheduler running; Ctrl-C to stop")
+    try:
+        scheduler.start()
+    except KeyboardInterrupt:
+        pass
+    click.echo("scheduler stopped")

@@ -200,3 +200,40 @@ class Delivery:
     request_id: str | None
     body: str
     zoom_meeting_id: str | None
+
+
+Role = Literal["admin", "rep"]
+ROLES: tuple[Role, ...] = ("admin", "rep")
+
+
+@dataclass(frozen=True)
+class User:
+    """Someone who may sign in to the dashboard."""
+
+    id: int
+    email: str
+    role: Role
+    password_hash: str = field(repr=False)
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """An API token's record; the token itself is never stored, only its hash."""
+
+    id: int
+    name: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class StoredFormation:
+    """A week's Mix It Up groups as formed and stored: (number, topic, student ids) per group."""
+
+    miu_date: dt.date
+    week: int
+    seed: int
+    quality: dict = field(hash=False, compare=False)
+    formed_at: dt.datetime
+    groups: tuple[tuple[int, str, tuple[int, ...]], ...]

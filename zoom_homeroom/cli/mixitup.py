@@ -1,0 +1,141 @@
+"""`homeroom mixitup ...`: the Mix It Up poll, groups, meeting and announcement."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .. import mixitup as service
+from ..core.poll import PollError
+from ..exports import table_text
+from ..runtime import Runtime
+from . import cli, pass_runtime
+
+WEEK = click.option(
+    "--week", required=True, type=click.IntRange(1, 60), help="The module week (e.g. 2 or 4)."
+)
+
+
+@cli.group("mixitup")
+def mixitup() -> None:
+    """Mix It Up: groups mixed across modules, each around a topic from the Slack poll."""
+
+
+def _fail(error: Exception) -> None:
+    raise click.ClickException(str(error)) from None
+
+
+@mixitup.command("import-poll")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@WEEK
+@pass_runtime
+def import_poll(runtime: Runtime, file: Path, week: int) -> None:
+    """Import the poll export FILE (columns email,topic[,rank]) for a week, replacing its answers."""
+    try:
+        answers = service.import_poll(runtime, file.read_bytes(), filename=file.name, week=week)
+    except PollError as error:
+        for problem in error.problems:
+            click.echo(problem, err=True)
+        raise click.ClickException(f"{file.name}: {len(error.problems)} problem(s); nothing was imported") from None
+    except service.MixItUpError as error:
+        _fail(error)
+    students = len({answer.student_id for answer in answers})
+    topics: dict[str, int] = {}
+    for answer in answers:
+        if answer.rank == 1:
+            topics[answer.topic] = topics.get(answer.topic, 0) + 1
+    click.echo(f"week {week}: {len(answers)} answers from {students} students")
+    for topic, count in sorted(topics.items(), key=lambda item: (-item[1], item[0])):
+        click.echo(f"  {count:3d} first choices: {topic}")
+
+
+@mixitup.command("form")
+@WEEK
+@click.option("--seed", type=int, help="Random seed (default: from the date; same seed, same groups).")
+@click.option(
+    "--time-limit",
+    default=service.DEFAULT_TIME_LIMIT_SECONDS,
+    show_default=True,
+    type=click.FloatRange(0.1, 600),
+    help="Seconds the solver may use.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {week, groups, quality}.")
+@pass_runtime
+def form(runtime: Runtime, week: int, seed: int | None, time_limit: float, as_json: bool) -> None:
+    """Form the week's groups from every active student (replaces any earlier groups of that week)."""
+    try:
+        formation, used_seed = service.form(runtime, week, seed=seed, time_limit_seconds=time_limit)
+    except service.MixItUpError as error:
+        _fail(error)
+    emails = {student.id: student.email for student in runtime.storage.students(active_only=False)}
+    groups = [
+        {"number": g.number, "topic": g.topic, "members": [emails[s] for s in g.members]}
+        for g in formation.groups
+    ]
+    quality = {**formation.quality.as_dict(), "seed": used_seed}
+    if as_json:
+        click.echo(json.dumps({"week": week, "groups": groups, "quality": quality}, indent=2))
+        return
+    for group in groups:
+        click.echo(f"{group['number']:3d} · {group['topic']}: {', '.join(group['members'])}")
+    q = formation.quality
+    click.echo(
+        f"quality: {q.students} students in {q.groups} groups; first choice {q.first_choice_share:.0%}, "
+        f"top 2 {q.top2_share:.0%} (of {q.answered} who answered); single-module groups {q.groups_single_module}, "
+        f"single-program groups {q.groups_single_program}; isolated students {q.isolated_students}; "
+        f"repeated pairs {q.repeated_pairs}; {q.status.lower()}, gap {q.gap:.1%}, {q.solve_seconds:.2f} s (seed {used_seed})"
+    )
+
+
+@mixitup.command("sync")
+@WEEK
+@click.option("--dry-run", is_flag=True, help="Show what would change without writing.")
+@pass_runtime
+def sync(runtime: Runtime, week: int, dry_run: bool) -> None:
+    """Create or update the week's Mix It Up meeting, one breakout room per group."""
+    try:
+        result = service.sync_week(runtime, week, dry_run=dry_run)
+    except service.MixItUpError as error:
+        _fail(error)
+    click.echo(f"Mix It Up week {week}: {'; '.join(result.actions) or 'up to date'}")
+    if result.join_url and not dry_run:
+        click.echo(f"  join: {result.join_url}")
+
+
+@mixitup.command("show")
+@WEEK
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "markdown"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@pass_runtime
+def show(runtime: Runtime, week: int, fmt: str) -> None:
+    """Print the week's groups (Markdown is ready to paste into Slack)."""
+    try:
+        shared = service.shared_groups(runtime, week)
+    except service.MixItUpError as error:
+        _fail(error)
+    if fmt == "csv":
+        click.echo(service.share_csv(shared), nl=False)
+    elif fmt == "markdown":
+        click.echo(service.share_markdown(shared), nl=False)
+    else:
+        click.echo(table_text(shared.rows, service.SHARE_FIELDS))
+
+
+@mixitup.command("announce")
+@WEEK
+@pass_runtime
+def announce(runtime: Runtime, week: int) -> None:
+    """Post the week's groups to Slack (SLACK_WEBHOOK_URL)."""
+    try:
+        service.announce(runtime, week)
+    except service.MixItUpError as error:
+        _fail(error)
+    click.echo(f"posted week {week}'s groups to Slack")

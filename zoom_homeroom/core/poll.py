@@ -1,0 +1,80 @@
+"""Mix It Up topic poll CSV validation. Pure: the caller reads the file and knows the roster.
+
+Columns `email,topic` and an optional `rank` (1 = first choice). Without `rank`, a student's rows
+rank in file order. Every problem is reported with its line number; nothing applies on error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .roster import CsvProblems, normalise_email, read_csv
+
+MAX_TOPIC_CHARS = 80
+MAX_RANK = 10
+
+
+class PollError(CsvProblems):
+    """The poll file cannot be imported."""
+
+
+@dataclass(frozen=True)
+class PollAnswer:
+    student_id: int
+    topic: str
+    rank: int
+
+
+def parse_poll(data: bytes, *, filename: str, students: Mapping[str, int]) -> list[PollAnswer]:
+    """Validate a poll export against the active roster (`students`: lower-case email -> id)."""
+    rows = read_csv(data, filename=filename, required=("email", "topic"), optional=("rank",), error=PollError)
+    problems: list[str] = []
+    answers: list[PollAnswer] = []
+    seen_rank: dict[tuple[int, int], int] = {}
+    seen_topic: dict[tuple[int, str], int] = {}
+    next_rank: dict[int, int] = {}
+    for row in rows:
+        where = f"{filename} line {row.line}"
+        email = normalise_email(row.values["email"])
+        topic = " ".join(row.values["topic"].split())
+        before = len(problems)
+        student_id = students.get(email)
+        if not email:
+            problems.append(f"{where}: email is empty")
+        elif student_id is None:
+            problems.append(f"{where}: {email} is not an active student on the roster")
+        if not topic:
+            problems.append(f"{where}: topic is empty")
+        elif len(topic) > MAX_TOPIC_CHARS:
+            problems.append(f"{where}: topic is longer than {MAX_TOPIC_CHARS} characters")
+        rank = _rank(row.values.get("rank"), where, problems)
+        if len(problems) > before or student_id is None:
+            continue
+        if rank is None:
+            rank = next_rank.get(student_id, 1)
+        next_rank[student_id] = max(next_rank.get(student_id, 1), rank + 1)
+        earlier = seen_rank.setdefault((student_id, rank), row.line)
+        if earlier != row.line:
+            problems.append(f"{where}: {email} already has a rank {rank} choice on line {earlier}")
+            continue
+        earlier = seen_topic.setdefault((student_id, topic.casefold()), row.line)
+        if earlier != row.line:
+            problems.append(f"{where}: {email} already chose {topic!r} on line {earlier}")
+            continue
+        answers.append(PollAnswer(student_id, topic, rank))
+    if not rows and not problems:
+        problems.append(f"{filename}: no answers (only a header row)")
+    if problems:
+        raise PollError(problems)
+    return answers
+
+
+def _rank(text: str | None, where: str, problems: list[str]) -> int | None:
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RANK:
+        problems.append(f"{where}: rank {text!r} is not a whole number from 1 to {MAX_RANK}")
+        return None
+    return int(text)

@@ -1,0 +1,226 @@
+"""Mix It Up: poll import, group formation, the week's meeting and sharing the groups.
+
+A week's Mix It Up is keyed by its date (the calendar's week W Wednesday), so each cycle's week 2
+is its own. Forming again replaces the week's groups.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import requests
+
+from .core.groups import Formation, FormationError, form_groups
+from .core.meetings import mix_it_up_meeting_spec
+from .core.models import MIX_IT_UP, PlannedSession, StoredFormation
+from .core.planning import PlanningError, mix_it_up_date, plan_sessions
+from .core.poll import PollAnswer, parse_poll
+from .exports import csv_text
+from .runtime import Runtime
+from .sync import SyncError, SyncResult, sync_meeting
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIME_LIMIT_SECONDS = 10.0
+SHARE_FIELDS = ("group", "topic", "name", "email", "module", "program")
+
+
+class MixItUpError(Exception):
+    """A Mix It Up request cannot be carried out; the message says why and what to do."""
+
+
+def week_date(runtime: Runtime, week: int) -> dt.date:
+    try:
+        return mix_it_up_date(runtime.calendar, week)
+    except PlanningError as error:
+        raise MixItUpError(str(error)) from None
+
+
+def week_session(runtime: Runtime, week: int) -> PlannedSession:
+    day = week_date(runtime, week)
+    return next(s for s in plan_sessions(runtime.calendar, kinds=(MIX_IT_UP,)) if s.date == day)
+
+
+# -- poll ---------------------------------------------------------------------------------------------
+
+
+def import_poll(runtime: Runtime, data: bytes, *, filename: str, week: int) -> list[PollAnswer]:
+    """Validate and store a poll export for week `week`, replacing that week's answers.
+
+    Raises PollError (every problem, with line numbers) or MixItUpError; nothing is stored then.
+    """
+    day = week_date(runtime, week)
+    students = {student.email: student.id for student in runtime.storage.students()}
+    answers = parse_poll(data, filename=filename, students=students)
+    runtime.storage.replace_poll_answers(day, week, ((a.student_id, a.topic, a.rank) for a in answers))
+    return answers
+
+
+# -- formation ----------------------------------------------------------------------------------------
+
+
+def default_seed(day: dt.date) -> int:
+    """The seed used when none is given: the date, so re-forming a week gives the same groups."""
+    return int(day.strftime("%Y%m%d"))
+
+
+def form(
+    runtime: Runtime,
+    week: int,
+    *,
+    seed: int | None = None,
+    time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
+) -> tuple[Formation, int]:
+    """Form and store week `week`'s groups from every active student; returns them and the seed."""
+    day = week_date(runtime, week)
+    seed = default_seed(day) if seed is None else seed
+    mix = runtime.calendar.mix_it_up
+    students = runtime.storage.students()
+    if not students:
+        raise MixItUpError("there are no active students: import the roster first")
+    try:
+        formation = form_groups(
+            students,
+            runtime.storage.poll_answers(day),
+            group_size=mix.group_size,
+            upper_modules=mix.upper_modules,
+            previous_pairs=previous_pairs(runtime, week),
+            seed=seed,
+            time_limit_seconds=time_limit_seconds,
+        )
+    except FormationError as error:
+        raise MixItUpError(f"week {week}: {error}") from None
+    runtime.storage.save_formation(
+        day,
+        week,
+        seed=seed,
+        quality=formation.quality.as_dict(),
+        groups=((g.number, g.topic, g.members) for g in formation.groups),
+        now=runtime.now(),
+    )
+    return formation, seed
+
+
+def previous_pairs(runtime: Runtime, week: int) -> set[frozenset[int]]:
+    """Pairs who already met in this cycle's earlier Mix It Up weeks (week 2's groups, for week 4)."""
+    pairs: set[frozenset[int]] = set()
+    for earlier in runtime.calendar.mix_it_up.weeks:
+        if earlier >= week:
+            continue
+        formation = runtime.storage.formation(week_date(runtime, earlier))
+        for _, _, members in formation.groups if formation else ():
+            pairs.update(frozenset(pair) for pair in combinations(members, 2))
+    return pairs
+
+
+def ensure_formed(runtime: Runtime, week: int) -> str | None:
+    """Form the week's groups unless they exist; returns what happened, or None."""
+    if runtime.storage.formation(week_date(runtime, week)) is not None:
+        return None
+    formation, seed = form(runtime, week)
+    return f"formed {len(formation.groups)} groups (seed {seed})"
+
+
+# -- meeting ------------------------------------------------------------------------------------------
+
+
+def sync_week(runtime: Runtime, week: int, *, dry_run: bool = False) -> SyncResult:
+    """Create or update the week's Mix It Up meeting with one room per group (same rules as homeroom)."""
+    day = week_date(runtime, week)
+    formation = runtime.storage.formation(day)
+    if formation is None:
+        raise MixItUpError(
+            f"week {week}'s groups are not formed yet: run `homeroom mixitup form --week {week}`"
+        )
+    emails = {student.id: student.email for student in runtime.storage.students(active_only=False)}
+    groups = [(number, topic, [emails[s] for s in members]) for number, topic, members in formation.groups]
+    try:
+        spec = mix_it_up_meeting_spec(runtime.calendar, day, week, groups)
+    except PlanningError as error:
+        raise MixItUpError(str(error)) from None
+    session = week_session(runtime, week)
+    members = [(student_id, number) for number, _, ids in formation.groups for student_id in ids]
+    try:
+        return sync_meeting(
+            runtime, spec, [session], {session.key: members}, label=f"Mix It Up week {week}", dry_run=dry_run
+        )
+    except SyncError as error:
+        raise MixItUpError(str(error)) from None
+
+
+# -- sharing ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharedGroups:
+    week: int
+    date: dt.date
+    join_url: str | None
+    formation: StoredFormation
+    rows: list[dict[str, Any]]  # one per member: SHARE_FIELDS
+
+
+def shared_groups(runtime: Runtime, week: int) -> SharedGroups:
+    day = week_date(runtime, week)
+    formation = runtime.storage.formation(day)
+    if formation is None:
+        raise MixItUpError(
+            f"week {week}'s groups are not formed yet: run `homeroom mixitup form --week {week}`"
+        )
+    students = {student.id: student for student in runtime.storage.students(active_only=False)}
+    rows = [
+        {
+            "group": number,
+            "topic": topic,
+            "name": students[s].name,
+            "email": students[s].email,
+            "module": students[s].module,
+            "program": students[s].program,
+        }
+        for number, topic, members in formation.groups
+        for s in members
+    ]
+    meeting = runtime.storage.meeting(f"{MIX_IT_UP}:{day.isoformat()}")
+    return SharedGroups(week, day, meeting.join_url if meeting else None, formation, rows)
+
+
+def share_csv(shared: SharedGroups) -> str:
+    return csv_text(shared.rows, SHARE_FIELDS)
+
+
+def share_markdown(shared: SharedGroups) -> str:
+    """The week's groups as Markdown (Slack's mrkdwn renders it), ready to paste."""
+    lines = [f"*Mix It Up, week {shared.week} ({shared.date:%A %B} {shared.date.day})*"]
+    if shared.join_url:
+        lines.append(f"Join: {shared.join_url}")
+    lines.append("Your breakout room is assigned when you join with your school email.")
+    for number, topic, _ in shared.formation.groups:
+        members = [row for row in shared.rows if row["group"] == number]
+        people = ", ".join(
+            f"{_slack_text(r['name'])} (Mod {r['module']} {_slack_text(r['program'])})" for r in members
+        )
+        lines.append(f"• *{number} · {_slack_text(topic)}*: {people}")
+    return "\n".join(lines) + "\n"
+
+
+def _slack_text(text: str) -> str:
+    """Escape Slack's control characters so a name cannot ping a channel or fake a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def announce(runtime: Runtime, week: int) -> None:
+    """Post the week's groups to the Slack incoming webhook in SLACK_WEBHOOK_URL (never echoed: it is secret)."""
+    url = runtime.settings.slack_webhook_url
+    if not url:
+        raise MixItUpError("SLACK_WEBHOOK_URL is not set (see .env.example)")
+    text = share_markdown(shared_groups(runtime, week))
+    try:
+        response = requests.post(url, json={"text": text}, timeout=10)
+    except requests.RequestException as error:
+        raise MixItUpError(f"could not reach Slack: {type(error).__name__}") from None
+    if response.status_code != 200:
+        raise MixItUpError(f"Slack refused the message: HTTP {response.status_code} {response.text[:100]!r}")
