@@ -58,7 +58,9 @@ def _json_object(raw: bytes) -> dict[str, Any] | None:
     try:
         # Zoom sends UTF-8; json.loads(bytes) would also guess UTF-16/32, which we do not store.
         body = json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        # A "\ud800" escape is valid JSON but not text: SQLite could not store the string it makes.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):
         return None
     return body if isinstance(body, dict) else None
 
@@ -85,7 +87,7 @@ def _store_and_process(raw: bytes, body: dict[str, Any], timestamp: int, now: dt
     with storage.write(durable=True):
         delivery_id = storage.store_delivery(delivery)
         if delivery_id is None:
-            log.info("webhook %s replayed (timestamp %s); already stored", delivery.event, timestamp)
+            log.debug("webhook %s replayed (timestamp %s); already stored", delivery.event, timestamp)
             return
         process_in_transaction(storage, web.get_calendar(), delivery_id, body, now=now)
 

@@ -46,11 +46,17 @@ class AttendanceError(Exception):
 
 
 def refresh(storage: Storage, calendar: Calendar, sessions: Iterable[SessionRecord] | None = None) -> int:
-    """Recompute the attendance of stale sessions (all stale ones, or those given that are stale)."""
+    """Recompute the attendance of stale sessions (all stale ones, or those given that are stale).
+
+    A session gets attendance once there is evidence it took place: Zoom events, its end, or a final
+    backfill. Until then it has none, rather than everyone absent (it may not have happened yet).
+    """
     wanted = {session.id for session in sessions} if sessions is not None else None
     count = 0
     for session in storage.dirty_sessions():
-        if wanted is None or session.id in wanted:
+        if wanted is not None and session.id not in wanted:
+            continue
+        if session.final or session.ended_at or storage.has_presence(session.id):
             refresh_session(storage, calendar, session)
             count += 1
     return count

@@ -525,6 +525,12 @@ class Storage:
                 self.db.execute("UPDATE sessions SET dirty = 1 WHERE id = ? AND dirty = 0", [session_id])
         return added
 
+    def has_presence(self, session_id: int) -> bool:
+        return (
+            self.db.execute("SELECT 1 FROM presence WHERE session_id = ? LIMIT 1", [session_id]).fetchone()
+            is not None
+        )
+
     def presence(self, session_id: int) -> list[Edge]:
         return [
             Edge(
@@ -924,6 +930,31 @@ class Storage:
                 self.db.execute("DELETE FROM sign_in_failures WHERE at < ?", [to_utc_text(before)])
             else:
                 self.db.execute("DELETE FROM sign_in_failures WHERE key = ?", [key])
+
+    # -- dashboard queries --------------------------------------------------------------------------
+
+    def status_counts(self, *, kind: str, started_before: dt.datetime) -> list[dict]:
+        """Attendance records per (module, week, status) of one kind's sessions that have started."""
+        return [
+            dict(row)
+            for row in self.db.query(
+                "SELECT s.module, s.week, a.status, count(*) AS n FROM attendance a "
+                "JOIN sessions s ON s.id = a.session_id WHERE s.kind = ? AND s.start_utc <= ? "
+                "GROUP BY s.module, s.week, a.status ORDER BY s.module, s.week",
+                [kind, to_utc_text(started_before)],
+            )
+        ]
+
+    def unmatched_counts(self) -> list[dict]:
+        """Sessions with unmatched participants waiting for a rep, newest first, with how many."""
+        return [
+            dict(row)
+            for row in self.db.query(
+                "SELECT s.key AS session_key, s.kind, s.module, s.week, s.date, count(*) AS n "
+                "FROM unmatched_participants u JOIN sessions s ON s.id = u.session_id "
+                "GROUP BY s.id ORDER BY s.start_utc DESC, s.module"
+            )
+        ]
 
 
 def _student(row: dict, aliases: tuple[str, ...]) -> Student:

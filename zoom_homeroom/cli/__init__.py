@@ -101,4 +101,4 @@ def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
 
 
-from . import admin, attendance, mixitup, roster, sandbox, sessions  # noqa: E402,F401  (registers commands)
+from . import admin, attendance, demo, mixitup, roster, sandbox, sessions, users  # noqa: E402,F401  (registers commands)

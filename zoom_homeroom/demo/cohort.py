@@ -49,6 +49,7 @@ def sample_students(
     """About `per_module` students per module, two programs, groups of five or six."""
     rng = random.Random(seed)
     used: set[str] = set()
+    nicknames: set[str] = set()
     students: list[SampleStudent] = []
     for module in modules:
         size = per_module + rng.choice((-2, -1, 0, 1, 2))
@@ -56,9 +57,12 @@ def sample_students(
         for index in range(size):
             name, email = _unique_person(rng, used)
             aliases = ""
-            if rng.random() < 0.08:  # some students join Zoom under a nickname or a personal address
-                first = name.split()[0]
-                aliases = f"{first[0]}. {name.split()[1]};{first.lower()}.personal@mail.example.com"
+            first, last = name.split()
+            nickname = f"{first[0]}. {last}"
+            if rng.random() < 0.08 and nickname not in nicknames:
+                # Some students join Zoom under a nickname, or from a personal address.
+                nicknames.add(nickname)
+                aliases = f"{nickname};{first.lower()}.{last.lower()}@mail.example.com"
             students.append(
                 SampleStudent(
                     name=name,

@@ -1,0 +1,96 @@
+"""`homeroom demo`: the whole Wednesday on the sandbox, fast; and the serving demo stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from zoom_homeroom.cli import cli
+from zoom_homeroom.storage import Storage
+
+
+def test_demo_fast_plays_a_whole_wednesday(runner, tmp_path: Path):
+    data = tmp_path / "demo"
+    result = runner.invoke(cli, ["demo", "--fast", "--port", "0", "--data-dir", str(data)])
+    assert result.exit_code == 0, result.output
+    output = result.output
+    assert re.search(r"Zoom sandbox:  http://127\.0\.0\.1:\d+", output)
+    assert re.search(r"Service:       http://127\.0\.0\.1:\d+", output)
+    assert "Mod 1: created meeting" in output and "(5 breakout rooms, pre-assigned by group)" in output
+    assert "Mix It Up week 2 meeting: created meeting" in output
+    assert "Homeroom week 2 Mod 1:" in output and "1 in the wrong room" in output
+    assert "'iPhone (2)'" in output  # the guest with an unknown name waits for a rep
+    assert "sign in as demo@school.example.org / homeroom-demo" in output
+
+    storage = Storage.open(data / "homeroom.db")
+    try:
+        sessions = [s for s in storage.sessions() if s.final]
+        assert {s.key.split(":")[0] for s in sessions} == {"homeroom", "mix_it_up"}
+        assert len(sessions) == 9  # 4 modules x 2 weeks + week 2's Mix It Up
+        counts = storage.delivery_counts()
+        assert counts.get("ok", 0) > 1000 and "pending" not in counts
+        duplicates = storage.db.execute("SELECT count(*) FROM presence").fetchone()[0]
+        assert duplicates > 0
+        assert storage.user_by_email("demo@school.example.org").role == "admin"
+    finally:
+        storage.close()
+
+
+def test_demo_serves_the_dashboard_until_ctrl_c(tmp_path: Path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ZOOM_", "HOMEROOM_"))}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "zoom_homeroom.cli",
+            "demo",
+            "--port",
+            "0",
+            "--speed",
+            "100000",
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Serving until Ctrl-C" in line:
+                break
+        output = "".join(lines)
+        assert "Serving until Ctrl-C" in output, output
+        service = re.search(r"Service:\s+(http://127\.0\.0\.1:\d+)", output).group(1)
+        assert requests.get(f"{service}/healthz", timeout=5).json() == {"status": "ok"}
+        sandbox = re.search(r"Zoom sandbox:\s+(http://127\.0\.0\.1:\d+)", output).group(1)
+        assert requests.get(f"{sandbox}/_sandbox/state", timeout=5).status_code == 200
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, rest
+    assert "stopping the demo" in rest
+    assert "Traceback" not in output + rest
+    refused = None
+    try:
+        requests.get(f"{service}/healthz", timeout=2)
+    except requests.ConnectionError as error:
+        refused = error
+    assert refused is not None  # the service is gone

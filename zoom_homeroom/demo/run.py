@@ -1,0 +1,355 @@
+"""`homeroom demo`: the main job on the built-in Zoom sandbox, in one process, with no credentials.
+
+It starts the sandbox and the service, loads a sample cohort (four modules, two programs) and a Mix It
+Up poll, syncs the meetings, forms week 2's Mix It Up groups, plays week 1 and then a whole week-2
+Wednesday through signed webhooks on a faster clock, computes attendance, runs the backfill, and serves
+the dashboard until Ctrl-C. `fast=True` plays with no waiting and returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .. import attendance, jobs, mixitup
+from ..core.models import HOMEROOM, Calendar
+from ..core.planning import plan_sessions
+from ..core.roster import parse_roster, roster_changes
+from ..runtime import Runtime
+from ..settings import Settings, load_calendar
+from ..sync import sync_homeroom
+from .cohort import poll_csv, roster_csv, sample_students
+from .wednesday import Action, MeetingPlan, script_day
+
+TIMEZONE = "America/Denver"
+DEMO_USER = "demo@school.example.org"
+DEMO_PASSWORD = "homeroom-demo"
+SEED = 2027
+PROMPTS = {
+    1: "Introduce yourself: what brought you to coding, and one goal for this module.",
+    2: "Share one thing you got stuck on this week and how you got unstuck.",
+    3: "Demo something you built (even something small) and ask for one piece of feedback.",
+    4: "Which job-search habit are you building? Trade one tip with your group.",
+    5: "Looking back at the module: what would you tell yourself in week 1?",
+}
+Echo = Callable[[str], None]
+
+
+class DemoClock:
+    """The demo's clock: set forward by the script; without `fast`, real time passes `speed` times slower."""
+
+    def __init__(self, start: dt.datetime, *, fast: bool, speed: float, stop: threading.Event):
+        self.now = start
+        self.fast = fast
+        self.speed = speed
+        self.stop = stop
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance_to(self, moment: dt.datetime, *, wait: bool = True) -> None:
+        if moment <= self.now:
+            return
+        if wait and not self.fast:
+            seconds = (moment - self.now).total_seconds() / self.speed
+            if self.stop.wait(seconds):
+                raise KeyboardInterrupt
+        self.now = moment
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
+@dataclass
+class DemoOptions:
+    data_dir: Path
+    port: int = 8000
+    sandbox_port: int = 0
+    fast: bool = False
+    speed: float = 240.0  # simulated seconds per real second: an hour in 15 s
+
+
+def demo_calendar_toml(week1_monday: dt.date) -> str:
+    modules = "\n".join(
+        f'[[modules]]\nnumber = {n}\nhost = "mod{n}@school.example.org"\n'
+        f'week1_monday = "{week1_monday.isoformat()}"\nskip = []\n'
+        for n in (1, 2, 3, 4)
+    )
+    return f"""# The demo's program calendar (written by `homeroom demo`).
+timezone = "{TIMEZONE}"
+
+[sessions]
+weekday = "wednesday"
+start = "13:00"
+duration_minutes = 60
+weeks = [1, 2, 3, 4, 5]
+
+[mix_it_up]
+weeks = [2, 4]
+start = "13:30"
+duration_minutes = 30
+host = "careers@school.example.org"
+group_size = [4, 6]
+upper_modules = [3, 4]
+
+[attendance]
+present_fraction = 0.5
+late_after_minutes = 10
+
+{modules}"""
+
+
+def run_demo(options: DemoOptions, echo: Echo) -> None:
+    """Run the whole demo; returns after `fast`, else serves until Ctrl-C."""
+    from ..sandbox import Participant, ZoomSandbox
+
+    stop = threading.Event()
+    data = _fresh_data_dir(options.data_dir)
+    week1_monday = _this_monday()
+    calendar_path = data / "homeroom.toml"
+    calendar_path.write_text(demo_calendar_toml(week1_monday), encoding="utf-8")
+    _write_prompts(data)
+    calendar = load_calendar(calendar_path)
+    tz = calendar.timezone
+    clock = DemoClock(
+        _local(week1_monday + dt.timedelta(days=1), 12, tz), fast=options.fast, speed=options.speed, stop=stop
+    )
+
+    hosts = sorted({m.host for m in calendar.modules} | {calendar.mix_it_up.host})
+    sandbox = ZoomSandbox(users=hosts, clock=clock).start(port=options.sandbox_port)
+    settings = Settings(
+        zoom_account_id=sandbox.account_id,
+        zoom_client_id=sandbox.client_id,
+        zoom_client_secret=sandbox.client_secret,
+        zoom_webhook_secret_token=sandbox.webhook_secret,
+        zoom_api_url=sandbox.api_url,
+        zoom_oauth_token_url=sandbox.token_url,
+        database=data / "homeroom.db",
+        config_path=calendar_path,
+        secret_key=secrets.token_hex(32),
+    )
+    runtime = Runtime(settings, clock=clock)
+    server = None
+    try:
+        server = _serve(settings, calendar, clock, options.port)
+        service_url = f"http://127.0.0.1:{server.server_port}"
+        sandbox.connect_webhooks(f"{service_url}/webhooks/zoom")
+        echo(f"Zoom sandbox:  {sandbox.url}  (API {sandbox.api_url})")
+        echo(f"Service:       {service_url}  (health: {service_url}/healthz)")
+        echo(
+            f"Data:          {data}  (HOMEROOM_DATABASE={settings.database} HOMEROOM_CONFIG={calendar_path})"
+        )
+        _load_cohort(runtime, data, echo)
+        _sync_all(runtime, echo)
+        week1 = _day(calendar, 1)
+        echo(f"\nPlaying week 1 ({week1:%A %Y-%m-%d}) in a blink ...")
+        _play(runtime, sandbox, Participant, _plans(runtime, 1), None, clock, wait=False, seed=SEED)
+        clock.advance_to(_local(week1 + dt.timedelta(days=6), 12, tz), wait=False)
+        echo(
+            "\nThe day before week 2: sync again (the agenda moves to week 2's prompt), form Mix It Up groups"
+        )
+        _sync_all(runtime, echo)
+        _form_mix_it_up(runtime, echo)
+        week2 = _day(calendar, 2)
+        speed = "with no waiting" if options.fast else f"{options.speed:g}x faster than real time"
+        echo(f"\nPlaying Wednesday {week2:%Y-%m-%d}, 12:55-14:05 {tz.key}, {speed} ...")
+        plans = _plans(runtime, 2)
+        _play(runtime, sandbox, Participant, plans, _mix_plan(runtime, 2), clock, wait=True, seed=SEED + 2)
+        clock.advance_to(_local(week2, 15, tz), wait=False)
+        _finish(runtime, echo)
+        _summary(runtime, echo)
+        _create_demo_user(runtime)
+        echo(f"\nDashboard: {service_url}/  sign in as {DEMO_USER} / {DEMO_PASSWORD}")
+        if options.fast:
+            return
+        echo("Serving until Ctrl-C ...")
+        while not stop.wait(3600):
+            pass
+    except KeyboardInterrupt:
+        stop.set()
+        echo("\nstopping the demo")
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        sandbox.stop()
+        runtime.close()
+
+
+def _fresh_data_dir(path: Path) -> Path:
+    if path.exists():
+        if not (path / "homeroom.toml").is_file() and any(path.iterdir()):
+            raise RuntimeError(f"{path} exists and is not a demo folder; pass another --data-dir")
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path.resolve()
+
+
+def _this_monday() -> dt.date:
+    today = dt.date.today()
+    return today - dt.timedelta(days=today.weekday())
+
+
+def _local(day: dt.date, hour: int, tz: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=tz).astimezone(dt.UTC)
+
+
+def _day(calendar: Calendar, week: int) -> dt.date:
+    return next(s.date for s in plan_sessions(calendar, kinds=(HOMEROOM,)) if s.week == week)
+
+
+def _write_prompts(data: Path) -> None:
+    for module in (1, 2, 3, 4):
+        folder = data / "prompts" / f"mod{module}"
+        folder.mkdir(parents=True)
+        for week, text in PROMPTS.items():
+            (folder / f"week{week}.md").write_text(text + "\n", encoding="utf-8")
+
+
+def _serve(settings: Settings, calendar: Calendar, clock: DemoClock, port: int) -> BaseWSGIServer:
+    from .. import create_app
+
+    app = create_app(settings, calendar=calendar, clock=clock)
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+    return server
+
+
+def _load_cohort(runtime: Runtime, data: Path, echo: Echo) -> None:
+    students = sample_students(seed=SEED)
+    (data / "roster.csv").write_text(roster_csv(students), encoding="utf-8")
+    (data / "poll.csv").write_text(poll_csv(students, seed=SEED), encoding="utf-8")
+    parsed = parse_roster(
+        (data / "roster.csv").read_bytes(), filename="roster.csv", modules=runtime.calendar.module_numbers
+    )
+    changes = roster_changes([], parsed)
+    runtime.storage.apply_roster(changes, today=runtime.now().date(), now=runtime.now())
+    echo(f"\nRoster: {len(parsed)} students in 4 modules (data/roster.csv)")
+    for change in changes:
+        echo(f"  {change.summary()}")
+    answers = mixitup.import_poll(runtime, (data / "poll.csv").read_bytes(), filename="poll.csv", week=2)
+    echo(f"Mix It Up poll: {len(answers)} answers from {len({a.student_id for a in answers})} students")
+
+
+def _sync_all(runtime: Runtime, echo: Echo) -> None:
+    for module in runtime.calendar.module_numbers:
+        result = sync_homeroom(runtime, module)
+        echo(f"  Mod {module}: {'; '.join(result.actions) or 'up to date'}")
+        if "created" in " ".join(result.actions):
+            spec_rooms = runtime.storage.meeting(result.key).spec["settings"]["breakout_room"]["rooms"]
+            echo(f"    join {result.join_url}  ({len(spec_rooms)} breakout rooms, pre-assigned by group)")
+
+
+def _form_mix_it_up(runtime: Runtime, echo: Echo) -> None:
+    formation, seed = mixitup.form(runtime, 2, time_limit_seconds=5)
+    q = formation.quality
+    echo(
+        f"  Mix It Up week 2: {q.groups} groups of {q.students} students; first choice {q.first_choice_share:.0%}, "
+        f"top 2 {q.top2_share:.0%}; single-module groups {q.groups_single_module}; solved in {q.solve_seconds:.2f} s"
+    )
+    result = mixitup.sync_week(runtime, 2)
+    echo(f"  Mix It Up week 2 meeting: {'; '.join(result.actions)}  join {result.join_url}")
+
+
+def _plans(runtime: Runtime, week: int) -> list[MeetingPlan]:
+    plans = []
+    for module in runtime.calendar.module_numbers:
+        session = runtime.storage.session(f"{HOMEROOM}:{module}:{_day(runtime.calendar, week).isoformat()}")
+        students = runtime.storage.students(module=module)
+        rooms = {s.id: f"Breakout Room {s.group}" for s in students}
+        plans.append(MeetingPlan(session.zoom_meeting_id, session.start, session.end, rooms, students))
+    return plans
+
+
+def _mix_plan(runtime: Runtime, week: int) -> MeetingPlan:
+    session = runtime.storage.session(f"mix_it_up:{mixitup.week_date(runtime, week).isoformat()}")
+    formation = runtime.storage.formation(session.date)
+    students = {s.id: s for s in runtime.storage.students()}
+    from ..core.meetings import room_name
+
+    rooms = {sid: room_name(number, topic) for number, topic, members in formation.groups for sid in members}
+    return MeetingPlan(
+        session.zoom_meeting_id, session.start, session.end, rooms, [students[i] for i in rooms]
+    )
+
+
+def _play(
+    runtime, sandbox, participant_class, homerooms, mix, clock: DemoClock, *, wait: bool, seed: int
+) -> None:
+    wrong_room = homerooms[0].students[0].id if homerooms and homerooms[0].students else None
+    for action in script_day(homerooms, mix, seed=seed, wrong_room_student=wrong_room):
+        clock.advance_to(action.at, wait=wait)
+        _perform(sandbox, participant_class, action)
+
+
+def _perform(sandbox, participant_class, action: Action) -> None:
+    meeting = action.meeting
+    if action.kind == "start":
+        sandbox.start_instance(meeting, action.at)
+        return
+    if action.kind == "end":
+        sandbox.end_instance(meeting, action.at)
+        return
+    person = participant_class(action.person.name, action.person.email, action.person.zoom_user_id)
+    if action.kind == "join":
+        sandbox.join(meeting, person, action.at, duplicate=action.duplicate)
+    elif action.kind == "leave":
+        sandbox.leave(meeting, person, action.at, duplicate=action.duplicate)
+    elif action.kind == "join_breakout":
+        sandbox.join_breakout(meeting, person, action.room, action.at)
+    elif action.kind == "leave_breakout":
+        sandbox.leave_breakout(meeting, person, action.room, action.at)
+
+
+def _finish(runtime: Runtime, echo: Echo) -> None:
+    echo(
+        "\nAfter the sessions: backfill from Zoom's reports (what a scheduler run does 45 minutes after each)"
+    )
+    jobs.finalize_pending(runtime=runtime)
+    final = [s for s in runtime.storage.sessions() if s.final]
+    echo(f"  {len(final)} sessions final")
+
+
+def _summary(runtime: Runtime, echo: Echo) -> None:
+    rows = attendance.records(runtime.storage, runtime.calendar)
+    echo("\nAttendance (week: present / late / partial / absent, wrong room):")
+    for kind, label in (("homeroom", "Homeroom"), ("mix_it_up", "Mix It Up")):
+        groups: dict[tuple, list[dict]] = {}
+        for row in rows:
+            if row["kind"] == kind:
+                groups.setdefault((row["week"], row["module"]), []).append(row)
+        for (week, module), items in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or 0)):
+            counts = {
+                status: sum(r["status"] == status for r in items)
+                for status in ("present", "late", "partial", "absent")
+            }
+            wrong = sum(r["in_assigned_room"] is False for r in items)
+            where = f"Mod {module}" if module else "all modules"
+            echo(
+                f"  {label} week {week} {where}: {counts['present']} / {counts['late']} / {counts['partial']} / "
+                f"{counts['absent']}, {wrong} in the wrong room"
+            )
+    unmatched = runtime.storage.unmatched_rows()
+    echo(f"Unmatched Zoom participants for reps to resolve: {len(unmatched)}")
+    for row in unmatched[:5]:
+        echo(f"  {row['session_key']}: {row['name']!r} ({row['minutes']} min)")
+    counts = runtime.storage.delivery_counts()
+    echo(
+        f"Webhook deliveries stored: {sum(counts.values())} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})"
+    )
+
+
+def _create_demo_user(runtime: Runtime) -> None:
+    from werkzeug.security import generate_password_hash
+
+    runtime.storage.save_user(DEMO_USER, "admin", generate_password_hash(DEMO_PASSWORD), now=runtime.now())
