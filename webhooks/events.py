@@ -17,6 +17,8 @@ PARTICIPANT_EVENTS = {
 }
 MEETING_EVENTS = {"meeting.started": "started", "meeting.ended": "ended"}
 HANDLED_EVENTS = frozenset(PARTICIPANT_EVENTS) | frozenset(MEETING_EVENTS)
+EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST_EVENT = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
 
 
 class EventError(ValueError):
@@ -100,10 +102,18 @@ def _time(value: Any, body: dict[str, Any], name: str) -> dt.datetime:
     """The event's own time; falls back to event_ts (milliseconds) when the field is absent."""
     if isinstance(value, str) and value:
         try:
-            return parse_utc_text(value)
-        except ValueError:
-            raise EventError(f"{name}: {value!r} is not an ISO-8601 time") from None
+            return _plausible(parse_utc_text(value), name)
+        except (ValueError, OverflowError):  # "0001-01-01T00:00+01:00" overflows when made UTC
+            raise EventError(f"{name}: {value[:40]!r} is not an ISO-8601 time") from None
     event_ts = body.get("event_ts")
     if isinstance(event_ts, int | float) and not isinstance(event_ts, bool) and 0 < event_ts < 10**14:
-        return dt.datetime.fromtimestamp(event_ts / 1000, dt.UTC)
+        return _plausible(dt.datetime.fromtimestamp(event_ts / 1000, dt.UTC), name)
     raise EventError(f"{name}: no time in the event")
+
+
+def _plausible(at: dt.datetime, name: str) -> dt.datetime:
+    # Zoom stamps events with the present. A time near year 1 or 9999 would also overflow when
+    # converted to the school's time zone, leaving the delivery failing at every start-up.
+    if not EARLIEST_EVENT <= at < LATEST_EVENT:
+        raise EventError(f"{name}: {at:%Y-%m-%d} is not a plausible time for a Zoom event")
+    return at

@@ -53,12 +53,13 @@ def verify(
         signature.encode("utf-8", "replace"), expected_signature(secret, timestamp, body).encode("ascii")
     ):
         raise VerificationError("signature does not match (wrong secret token or altered body)")
-    sent = dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
-    if sent < now - window:
+    # Compared as seconds: a datetime of a 12-digit timestamp would be past year 9999 and raise.
+    sent, current = int(timestamp), now.timestamp()
+    if sent < current - window.total_seconds():
         raise VerificationError(f"timestamp {timestamp} is older than the replay window ({window})")
-    if sent > now + MAX_CLOCK_SKEW:
+    if sent > current + MAX_CLOCK_SKEW.total_seconds():
         raise VerificationError(f"timestamp {timestamp} is in the future")
-    return int(timestamp)
+    return sent
 
 
 def url_validation_answer(plain_token: str, secret: str) -> dict[str, str]:

@@ -39,8 +39,11 @@ def create_app(
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        SESSION_COOKIE_NAME="homeroom_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Secure is decided per request (auth.SchemeAwareSessionInterface): set when it came over HTTPS.
+        PERMANENT_SESSION_LIFETIME=12 * 60 * 60,  # a signed-in rep stays signed in for a working day
     )
     from . import web
 
@@ -74,7 +77,14 @@ def _start_up(settings: Settings, calendar: Calendar, clock: Clock) -> None:
 def _register_blueprints(app: Flask) -> None:
     import webhooks
 
+    from . import api, auth, dashboard
+
+    auth.init_app(app)  # sign-in, CSRF, the access guard, session cookies, security headers
+    auth.csrf.exempt(webhooks.bp)  # Zoom signs its deliveries; they carry no session or CSRF token
     app.register_blueprint(webhooks.bp, url_prefix="/webhooks")
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(api.bp, url_prefix="/api")
 
 
 def _register_error_handlers(app: Flask) -> None:

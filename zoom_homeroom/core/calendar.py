@@ -20,6 +20,8 @@ from .models import (
     WebhooksConfig,
 )
 
+# Sessions are planned up to 60 weeks on; dates near year 9999 would overflow while planning.
+EARLIEST_MONDAY, LATEST_MONDAY = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 _TOP_KEYS = {"timezone", "sessions", "mix_it_up", "attendance", "modules", "webhooks", "scheduler"}
@@ -116,8 +118,8 @@ def _timezone(value: Any, problems: _Problems) -> ZoneInfo | None:
         return None
     try:
         return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.add("timezone", f"{value!r} is not a time zone")
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder of zones
+        problems.add("timezone", f"{value[:80]!r} is not a time zone")
         return None
 
 
@@ -146,7 +148,8 @@ def _time(value: Any, label: str, problems: _Problems) -> dt.time | None:
         return value.replace(tzinfo=None)
     if isinstance(value, str):
         parts = value.split(":")
-        if len(parts) == 2 and all(part.isdigit() and len(part) == 2 for part in parts):
+        # isascii(): isdigit() alone also accepts "²", which int() refuses.
+        if len(parts) == 2 and all(part.isascii() and part.isdigit() and len(part) == 2 for part in parts):
             hour, minute = int(parts[0]), int(parts[1])
             if hour < 24 and minute < 60:
                 return dt.time(hour, minute)
@@ -388,6 +391,9 @@ def _module(table: Any, where: str, problems: _Problems) -> ModuleConfig | None:
             f"{where}.week1_monday",
             f"{monday.isoformat()} is a {WEEKDAYS[monday.weekday()].title()}, not a Monday",
         )
+        monday = None
+    if monday is not None and not EARLIEST_MONDAY <= monday <= LATEST_MONDAY:
+        problems.add(f"{where}.week1_monday", f"{monday.isoformat()} is not a plausible start of a program")
         monday = None
     skip = _skip_dates(table.get("skip", []), f"{where}.skip", problems)
     if None in (number, host, monday, skip):

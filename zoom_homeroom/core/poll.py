@@ -74,7 +74,8 @@ def _rank(text: str | None, where: str, problems: list[str]) -> int | None:
     if text is None or not text.strip():
         return None
     text = text.strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_RANK:
+    # isdigit() alone also accepts "²", which int() refuses.
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_RANK:
         problems.append(f"{where}: rank {text!r} is not a whole number from 1 to {MAX_RANK}")
         return None
     return int(text)

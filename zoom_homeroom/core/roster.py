@@ -164,7 +164,8 @@ def _whole_number(text: str) -> int | None:
     text = text.strip()
     if text.startswith("#"):  # "#3" is how staff write group numbers
         text = text[1:]
-    return int(text) if text.isdigit() and len(text) <= 6 else None
+    # isdigit() alone also accepts "²", which int() refuses; staff type ASCII digits.
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
 
 
 def _aliases(text: str, where: str, problems: list[str]) -> tuple[str, ...]:
