@@ -64,6 +64,8 @@ def _register_hooks(app: Flask, sandbox: ZoomSandbox) -> None:
         if fault is not None and fault.status == SLOW:
             sandbox.sleep(fault.delay)  # then answer normally: the request still takes effect
         elif fault is not None and fault.status == DROP:
+            # Logged before the socket closes: the client may look at the log the moment it fails.
+            sandbox.record_call(request.method, request.path, 0)
             return _drop_connection()
         elif fault is not None:
             return _fault_response(int(fault.status), fault.retry_after)
@@ -73,9 +75,8 @@ def _register_hooks(app: Flask, sandbox: ZoomSandbox) -> None:
 
     @app.after_request
     def log_call(response: Response) -> Response:
-        if not request.path.startswith(CONTROL_PREFIX):
-            status = 0 if g.get("dropped") else response.status_code
-            sandbox.record_call(request.method, request.path, status)
+        if not request.path.startswith(CONTROL_PREFIX) and not g.get("dropped"):
+            sandbox.record_call(request.method, request.path, response.status_code)
         return response
 
     @app.errorhandler(ApiError)
