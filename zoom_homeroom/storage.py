@@ -594,9 +594,14 @@ class Storage:
                 "set_by = excluded.set_by, set_at = excluded.set_at",
                 [key_kind, key, student_id, set_by, to_utc_text(now)],
             )
-            # Every session is recomputed lazily; a mapping changes who a name belongs to everywhere.
+            # Recompute (lazily) the sessions where this identity appeared: listed as unmatched there, or
+            # seen under this Zoom user id or email (a mapping may move stays between students).
             self.db.execute(
-                "UPDATE sessions SET dirty = dirty + 1 WHERE id IN (SELECT DISTINCT session_id FROM presence)"
+                "UPDATE sessions SET dirty = dirty + 1 WHERE id IN ("
+                "SELECT session_id FROM unmatched_participants WHERE ident = ? "
+                "UNION SELECT session_id FROM presence WHERE (? = 'zoom_user_id' AND zoom_user_id = ?) "
+                "OR (? = 'email' AND email = ?))",
+                [_ident(key_kind, key), key_kind, key, key_kind, key],
             )
 
     def overrides(self, session_id: int) -> dict[int, Override]:
@@ -968,6 +973,12 @@ def _student(row: dict, aliases: tuple[str, ...]) -> Student:
         aliases=aliases,
         active=bool(row["active"]),
     )
+
+
+def _ident(key_kind: str, key: str) -> str:
+    """The unmatched-participant key of a mapping (the format of core.matching.identity_key)."""
+    prefix = {"zoom_user_id": "user", "email": "email", "name": "name"}[key_kind]
+    return f"{prefix}:{key}"
 
 
 def _meeting(row: dict) -> StoredMeeting:

@@ -77,13 +77,17 @@ def _runtime_resource(preset: Runtime | None):
     return manager()
 
 
+def get_runtime(ctx: click.Context) -> Runtime:
+    """The command's Runtime, built on first use."""
+    return ctx.find_object(_LazyRuntime).get()
+
+
 def pass_runtime(command: Callable[..., Any]) -> Callable[..., Any]:
     """Give a command the Runtime as its first argument."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        lazy = click.get_current_context().find_object(_LazyRuntime)
-        return command(lazy.get(), *args, **kwargs)
+        return command(get_runtime(click.get_current_context()), *args, **kwargs)
 
     return wrapper
 

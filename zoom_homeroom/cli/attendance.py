@@ -10,7 +10,7 @@ from .. import attendance as service
 from ..core.models import SESSION_KINDS
 from ..exports import csv_text, table_text
 from ..runtime import Runtime
-from . import cli, pass_runtime
+from . import cli, get_runtime, pass_runtime
 
 CLI_USER = "cli"
 
@@ -36,7 +36,7 @@ def attendance(ctx: click.Context, module: int | None, week: int | None, kind: s
     """Print attendance records: one per student and session (times in UTC, ISO 8601)."""
     if ctx.invoked_subcommand is not None:
         return
-    runtime = _runtime(ctx)
+    runtime = get_runtime(ctx)
     rows = service.records(runtime.storage, runtime.calendar, module=module, week=week, kind=kind)
     if fmt == "json":
         click.echo(json.dumps({"records": rows}, indent=2))
@@ -46,12 +46,6 @@ def attendance(ctx: click.Context, module: int | None, week: int | None, kind: s
         click.echo(table_text(rows, service.RECORD_FIELDS))
     else:
         click.echo("no attendance recorded yet for these sessions")
-
-
-def _runtime(ctx: click.Context) -> Runtime:
-    from . import _LazyRuntime
-
-    return ctx.find_object(_LazyRuntime).get()
 
 
 @attendance.command("unmatched")
