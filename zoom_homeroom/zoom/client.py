@@ -91,8 +91,9 @@ def _retryable(error: ZoomError) -> bool:
 
 def connection_error(what: str, error: requests.RequestException) -> ZoomConnectionError:
     """A ZoomConnectionError for a requests failure, without the exception's long text."""
+    unanswered = isinstance(error, requests.ReadTimeout)
     kind = "timed out" if isinstance(error, requests.Timeout) else "could not connect"
-    return ZoomConnectionError(f"Zoom {kind} on {what} ({type(error).__name__})")
+    return ZoomConnectionError(f"Zoom {kind} on {what} ({type(error).__name__})", unanswered=unanswered)
 
 
 class ZoomClient:
@@ -126,7 +127,9 @@ class ZoomClient:
 
         After a 5xx or a lost connection the host's meetings are searched for one with the same
         topic and start time: if Zoom made it after all, that meeting is returned instead of a
-        second one being created.
+        second one being created. A create that timed out waiting for the answer is not repeated
+        at all: Zoom may still be making it, so the list cannot tell yet. The error says so, and
+        the next sync finds the meeting on the host's list.
         """
         path = f"/users/{_segment(host)}/meetings"
         retries = 0
@@ -134,7 +137,15 @@ class ZoomClient:
             try:
                 response = self._request("POST", path, body=body, subject=host, retry_ambiguous=False)
                 return _json(response)
-            except _AMBIGUOUS as error:
+            except ZoomConnectionError as error:
+                if error.unanswered:
+                    raise ZoomConnectionError(
+                        f"{error} (the meeting may have been created: the next sync will find it)",
+                        unanswered=True,
+                    ) from None
+                self._backoff.pause(error, retries)
+                retries += 1
+            except ZoomServerError as error:
                 self._backoff.pause(error, retries)
                 retries += 1
             existing = self._find_created(host, body)

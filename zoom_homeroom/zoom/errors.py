@@ -42,7 +42,15 @@ class ZoomAuthError(ZoomError):
 
 
 class ZoomConnectionError(ZoomError):
-    """Zoom could not be reached (connection refused, DNS, TLS, timeout) even after retries."""
+    """Zoom could not be reached (connection refused, DNS, TLS, timeout) even after retries.
+
+    `unanswered` is True when the request was sent but no answer came in time: Zoom may still be
+    carrying it out.
+    """
+
+    def __init__(self, message: str, *, unanswered: bool = False) -> None:
+        super().__init__(message)
+        self.unanswered = unanswered
 
 
 class ZoomAPIError(ZoomError):

@@ -1,0 +1,434 @@
+"""Server-rendered pages for reps and admins: overview, session, student, module and users.
+
+Views load from storage (attendance is recomputed lazily, so each view refreshes what it shows),
+shape plain values for the templates and render. Forms post, flash a message and redirect back.
+Times are shown in the calendar's time zone; a session that has not started shows no status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
+
+from . import attendance, web
+from .auth import error_page
+from .charts import Bar, stacked_bars
+from .core.models import HOMEROOM, MIX_IT_UP, STATUSES, SessionRecord, Student
+from .core.times import parse_utc_text
+from .storage import Storage
+
+bp = Blueprint("dashboard", __name__)
+bp.register_error_handler(HTTPException, error_page)
+
+NOT_A_STUDENT = "not-a-student"
+OVERRIDE_ACTIONS: dict[str, str | None] = {"excused": "excused", "present": "present", "clear": None}
+STATUS_LETTERS = {"present": "P", "late": "L", "partial": "Pt", "absent": "A", "excused": "E"}
+ATTENDED = ("present", "late")
+# The Mix It Up pages come from their own blueprint; the nav links to them once it is registered.
+MIX_IT_UP_ENDPOINT = "mix_it_up.index"
+
+
+# -- template helpers --------------------------------------------------------------------------------
+
+
+@bp.app_context_processor
+def _layout_values() -> dict[str, Any]:
+    calendar = web.get_calendar()
+    mix_it_up = MIX_IT_UP_ENDPOINT in current_app.view_functions
+    return {
+        "nav_modules": calendar.module_numbers,
+        "mix_it_up_url": url_for(MIX_IT_UP_ENDPOINT) if mix_it_up else None,
+        "timezone_name": calendar.timezone.key,
+        "statuses": STATUSES,
+        "status_letters": STATUS_LETTERS,
+    }
+
+
+def _local(value: dt.datetime | str) -> dt.datetime:
+    moment = parse_utc_text(value) if isinstance(value, str) else value
+    return moment.astimezone(web.get_calendar().timezone)
+
+
+@bp.app_template_filter("local_time")
+def local_time(value: dt.datetime | str | None, zone: bool = False) -> str:
+    """13:05 (or 13:05 MST) in the calendar's time zone; "–" for nothing."""
+    if not value:
+        return "–"
+    local = _local(value)
+    return local.strftime("%H:%M %Z") if zone else local.strftime("%H:%M")
+
+
+@bp.app_template_filter("local_date")
+def local_date(value: dt.datetime | dt.date | str | None, year: bool = True) -> str:
+    """Wed 6 Jan 2027 (or Wed 6 Jan); a date is shown as is, a moment in the calendar's time zone."""
+    if not value:
+        return "–"
+    if isinstance(value, str) and len(value) == 10:
+        value = dt.date.fromisoformat(value)
+    day = value if isinstance(value, dt.date) and not isinstance(value, dt.datetime) else _local(value)
+    return f"{day:%a} {day.day} {day:%b %Y}" if year else f"{day:%a} {day.day} {day:%b}"
+
+
+@bp.app_template_filter("web_url")
+def web_url(value: str | None) -> str | None:
+    """The URL when it is http(s), else None: a link from Zoom's data must never run script."""
+    if value and value.lower().startswith(("https://", "http://")):
+        return value
+    return None
+
+
+# -- overview ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    """A card of the overview: a module's homeroom, or Mix It Up."""
+
+    title: str
+    has_sessions: bool
+    latest: SessionRecord | None
+    running: bool  # the latest session is on now: its join link is still useful
+    upcoming: SessionRecord | None
+    counts: dict[str, int]
+    rate: int | None  # percent attended (present or late) of the records that count
+    chart: Markup
+    link: str | None = None
+
+
+@bp.get("/")
+def overview() -> ResponseReturnValue:
+    """Each module's latest and next session, attendance rate and chart; unmatched people waiting."""
+    storage, calendar, now = web.get_storage(), web.get_calendar(), web.now()
+    attendance.refresh(storage, calendar)
+    homeroom_counts = _weekly_counts(storage.status_counts(kind=HOMEROOM, started_before=now))
+    summaries = [
+        _summary(
+            f"Module {module}",
+            storage.sessions(kind=HOMEROOM, module=module),
+            homeroom_counts.get(module, {}),
+            weeks=calendar.sessions.weeks,
+            now=now,
+            chart_id=f"chart-module-{module}",
+            link=url_for(".module_page", number=module),
+        )
+        for module in calendar.module_numbers
+    ]
+    mix_counts = _weekly_counts(storage.status_counts(kind=MIX_IT_UP, started_before=now))
+    mix_it_up = _summary(
+        "Mix It Up",
+        storage.sessions(kind=MIX_IT_UP),
+        mix_counts.get(None, {}),
+        weeks=calendar.mix_it_up.weeks,
+        now=now,
+        chart_id="chart-mix-it-up",
+    )
+    waiting = storage.unmatched_counts()
+    return render_template(
+        "dashboard/overview.html",
+        summaries=summaries,
+        mix_it_up=mix_it_up,
+        waiting=waiting,
+        waiting_total=sum(row["n"] for row in waiting),
+    )
+
+
+def _weekly_counts(rows: Iterable[dict]) -> dict[int | None, dict[int, dict[str, int]]]:
+    """module -> week -> status -> count."""
+    counts: dict[int | None, dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    for row in rows:
+        counts[row["module"]][row["week"]][row["status"]] = row["n"]
+    return counts
+
+
+def _summary(
+    title: str,
+    sessions: Sequence[SessionRecord],
+    weekly: dict[int, dict[str, int]],
+    *,
+    weeks: Sequence[int],
+    now: dt.datetime,
+    chart_id: str,
+    link: str | None = None,
+) -> Summary:
+    started = [session for session in sessions if session.start <= now]
+    later = [session for session in sessions if session.start > now]
+    totals = {status: sum(week.get(status, 0) for week in weekly.values()) for status in STATUSES}
+    bars = [Bar(f"W{week}", f"Week {week}", weekly.get(week, {})) for week in weeks]
+    return Summary(
+        title=title,
+        has_sessions=bool(sessions),
+        latest=started[-1] if started else None,
+        running=bool(started) and now < started[-1].end,
+        upcoming=later[0] if later else None,
+        counts=totals,
+        rate=attendance_rate(totals),
+        chart=stacked_bars(bars, title=f"{title}: attendance by week", chart_id=chart_id),
+        link=link,
+    )
+
+
+def attendance_rate(counts: dict[str, int]) -> int | None:
+    """Percent present or late among the records that count (excused ones do not); None for none."""
+    counted = sum(counts.get(status, 0) for status in STATUSES if status != "excused")
+    if not counted:
+        return None
+    return round(100 * sum(counts.get(status, 0) for status in ATTENDED) / counted)
+
+
+# -- a session -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Group:
+    number: int
+    topic: str | None
+    rows: list[dict] = field(default_factory=list)
+
+
+@bp.get("/sessions/<key>")
+def session_page(key: str) -> ResponseReturnValue:
+    """A session's groups with each member's attendance, unmatched participants and the rep's forms."""
+    storage, calendar, now = web.get_storage(), web.get_calendar(), web.now()
+    session = _session_or_404(storage, key)
+    attendance.refresh(storage, calendar, [session])
+    rows = storage.attendance_rows(session_id=session.id) or _expected(storage, session)
+    topics = _topics(storage, session)
+    groups: dict[int, Group] = {}
+    for row in rows:
+        group = groups.setdefault(row["group"], Group(row["group"], topics.get(row["group"])))
+        group.rows.append(row)
+    students = sorted(
+        {row["email"]: row["name"] for row in rows}.items(), key=lambda item: item[1].casefold()
+    )
+    return render_template(
+        "dashboard/session.html",
+        session=session,
+        started=session.start <= now,
+        recorded=any(row["status"] for row in rows),
+        groups=sorted(groups.values(), key=lambda group: group.number),
+        unmatched=[_with_candidates(storage, row) for row in storage.unmatched_rows(session_id=session.id)],
+        students=students,
+        not_a_student=NOT_A_STUDENT,
+    )
+
+
+def _session_or_404(storage: Storage, key: str) -> SessionRecord:
+    session = storage.session(key)
+    if session is None:
+        abort(404, f"There is no session {key!r}.")
+    return session
+
+
+def _expected(storage: Storage, session: SessionRecord) -> list[dict]:
+    """Rows without attendance for the students a session expects, before it has any records.
+
+    The same rule as `attendance` uses: the frozen members, else the module's roster (homeroom) or the
+    formed groups (Mix It Up).
+    """
+    members = storage.session_members(session.id)
+    if not members and session.kind == HOMEROOM and session.module is not None:
+        members = [(student.id, student.group) for student in storage.students(module=session.module)]
+    elif not members:
+        members = storage.mixitup_members(session.date)
+    rows = []
+    for student_id, group in members:
+        student = storage.student(student_id)
+        if student is not None:
+            rows.append(
+                {"student_id": student.id, "name": student.name, "email": student.email, "group": group}
+                | dict.fromkeys(("status", "minutes", "first_join", "in_assigned_room", "override_by"))
+            )
+    return sorted(rows, key=lambda row: (row["group"], row["name"].casefold()))
+
+
+def _topics(storage: Storage, session: SessionRecord) -> dict[int, str]:
+    if session.kind != MIX_IT_UP:
+        return {}
+    formation = storage.formation(session.date)
+    return {number: topic for number, topic, _ in formation.groups} if formation else {}
+
+
+def _with_candidates(storage: Storage, row: dict) -> dict:
+    candidates = [storage.student(student_id) for student_id in row["candidates"]]
+    return {**row, "candidate_students": [student for student in candidates if student is not None]}
+
+
+@bp.post("/sessions/<key>/assign")
+def assign(key: str) -> ResponseReturnValue:
+    """Tie an unmatched participant to a student, or mark them not a student."""
+    storage = web.get_storage()
+    session = _session_or_404(storage, key)
+    ident, choice = _required("ident"), _required("student")
+    try:
+        message = attendance.assign_participant(
+            storage,
+            session=session,
+            ident=ident,
+            student_email=None if choice == NOT_A_STUDENT else choice,
+            set_by=current_user.email,
+            now=web.now(),
+        )
+    except attendance.AttendanceError as error:
+        flash(f"Not assigned: {error}", "error")
+    else:
+        flash(f"{message}.", "ok")
+    return redirect(url_for(".session_page", key=key, _anchor="unmatched"))
+
+
+@bp.post("/sessions/<key>/override")
+def override(key: str) -> ResponseReturnValue:
+    """Excuse a student, mark them present (with a note), or clear the override."""
+    storage = web.get_storage()
+    session = _session_or_404(storage, key)
+    email, action = _required("email"), _required("action")
+    if action not in OVERRIDE_ACTIONS:
+        abort(400, f"Unknown action {action!r}: choose excused, present or clear.")
+    status = OVERRIDE_ACTIONS[action]
+    try:
+        attendance.set_override(
+            storage,
+            session=session,
+            student_email=email,
+            status=status,
+            note=request.form.get("note", ""),
+            set_by=current_user.email,
+            now=web.now(),
+        )
+    except attendance.AttendanceError as error:
+        flash(f"Not changed: {error}.", "error")
+    else:
+        student = storage.student_by_email(email)
+        name = student.name if student else email
+        flash(f"{name} is now {status}." if status else f"{name}: the computed status applies again.", "ok")
+    return redirect(url_for(".session_page", key=key, _anchor="attendance"))
+
+
+def _required(name: str) -> str:
+    value = request.form.get(name, "").strip()
+    if not value:
+        abort(400, f"The form did not send {name!r}.")
+    return value
+
+
+# -- a student ---------------------------------------------------------------------------------------
+
+
+@bp.get("/students/<int:student_id>")
+def student_page(student_id: int) -> ResponseReturnValue:
+    """One student's attendance across every session and their groups over time."""
+    storage, calendar, now = web.get_storage(), web.get_calendar(), web.now()
+    student = storage.student(student_id)
+    if student is None:
+        abort(404, f"There is no student {student_id}.")
+    attendance.refresh(storage, calendar)
+    sessions = {session.key: session for session in storage.sessions()}
+    rows = [
+        {**row, "started": sessions[row["session_key"]].start <= now}
+        for row in storage.attendance_rows(student_id=student_id)
+    ]
+    counts = {status: 0 for status in STATUSES}
+    for row in rows:
+        if row["started"]:
+            counts[row["status"]] += 1
+    return render_template(
+        "dashboard/student.html",
+        student=student,
+        rows=rows,
+        counts=counts,
+        rate=attendance_rate(counts),
+        history=storage.group_history(student_id),
+    )
+
+
+# -- a module ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Column:
+    week: int
+    session: SessionRecord
+    recorded: bool  # the session has started and has attendance records
+
+
+@dataclass
+class GridRow:
+    student_id: int
+    name: str
+    group: int | None
+    cells: list[str | None]  # the status per column; None: not expected, or no records yet
+
+
+@dataclass
+class Grid:
+    title: str
+    columns: list[Column]
+    rows: list[GridRow]
+
+
+@bp.get("/modules/<int:number>")
+def module_page(number: int) -> ResponseReturnValue:
+    """A students x weeks grid of statuses, for the module's homeroom and for Mix It Up."""
+    storage, calendar, now = web.get_storage(), web.get_calendar(), web.now()
+    if number not in calendar.module_numbers:
+        abort(404, f"There is no module {number} in the calendar.")
+    attendance.refresh(storage, calendar)
+    students = storage.students(module=number)
+    homeroom_rows = storage.attendance_rows(module=number, kind=HOMEROOM)
+    homeroom = _grid(
+        "Homeroom",
+        students,
+        homeroom_rows,
+        _columns(storage.sessions(kind=HOMEROOM, module=number), homeroom_rows, now),
+    )
+    mix_rows = storage.attendance_rows(kind=MIX_IT_UP)
+    mix_it_up = _grid(
+        "Mix It Up",
+        students,
+        [row for row in mix_rows if row["student_module"] == number],
+        _columns(storage.sessions(kind=MIX_IT_UP), mix_rows, now),
+    )
+    return render_template("dashboard/module.html", number=number, grids=[homeroom, mix_it_up])
+
+
+def _columns(sessions: Sequence[SessionRecord], rows: Iterable[dict], now: dt.datetime) -> list[Column]:
+    recorded = {row["session_key"] for row in rows}
+    return [Column(s.week, s, s.start <= now and s.key in recorded) for s in sessions]
+
+
+def _grid(title: str, students: Sequence[Student], rows: Sequence[dict], columns: list[Column]) -> Grid:
+    status = {(row["student_id"], row["session_key"]): row["status"] for row in rows}
+    people = {student.id: (student.name, student.group) for student in students}
+    # Students who left or moved still have their past records: list them after the current roster.
+    for row in sorted(rows, key=lambda row: row["name"].casefold()):
+        people.setdefault(row["student_id"], (row["name"], None))
+    grid_rows = [
+        GridRow(
+            student_id,
+            name,
+            group,
+            [status.get((student_id, column.session.key)) if column.recorded else None for column in columns],
+        )
+        for student_id, (name, group) in people.items()
+    ]
+    return Grid(title, columns, grid_rows)
+
+
+# -- users -------------------------------------------------------------------------------------------
+
+
+@bp.get("/users")
+def users_page() -> ResponseReturnValue:
+    """Admins only: who can sign in, and which API tokens exist (never the tokens themselves)."""
+    if not current_user.is_admin:
+        abort(403, "Only admins can see users and API tokens.")
+    storage = web.get_storage()
+    return render_template("dashboard/users.html", users=storage.users(), tokens=storage.tokens())
