@@ -38,7 +38,9 @@ def import_poll(runtime: Runtime, file: Path, week: int) -> None:
     except PollError as error:
         for problem in error.problems:
             click.echo(problem, err=True)
-        raise click.ClickException(f"{file.name}: {len(error.problems)} problem(s); nothing was imported") from None
+        raise click.ClickException(
+            f"{file.name}: {len(error.problems)} problem(s); nothing was imported"
+        ) from None
     except service.MixItUpError as error:
         _fail(error)
     students = len({answer.student_id for answer in answers})
