@@ -77,13 +77,14 @@ def _start_up(settings: Settings, calendar: Calendar, clock: Clock) -> None:
 def _register_blueprints(app: Flask) -> None:
     import webhooks
 
-    from . import api, auth, dashboard
+    from . import api, auth, dashboard, mixitup_pages
 
     auth.init_app(app)  # sign-in, CSRF, the access guard, session cookies, security headers
     auth.csrf.exempt(webhooks.bp)  # Zoom signs its deliveries; they carry no session or CSRF token
     app.register_blueprint(webhooks.bp, url_prefix="/webhooks")
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(mixitup_pages.bp, url_prefix="/mix-it-up")
     app.register_blueprint(api.bp, url_prefix="/api")
 
 

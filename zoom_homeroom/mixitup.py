@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -16,11 +17,12 @@ import requests
 
 from .core.groups import Formation, FormationError, form_groups
 from .core.meetings import mix_it_up_meeting_spec
-from .core.models import MIX_IT_UP, PlannedSession, StoredFormation
+from .core.models import MIX_IT_UP, Calendar, PlannedSession, StoredFormation
 from .core.planning import PlanningError, mix_it_up_date, plan_sessions
 from .core.poll import PollAnswer, parse_poll
 from .exports import csv_text
 from .runtime import Runtime
+from .storage import Storage
 from .sync import SyncError, SyncResult, sync_meeting
 
 log = logging.getLogger(__name__)
@@ -33,15 +35,16 @@ class MixItUpError(Exception):
     """A Mix It Up request cannot be carried out; the message says why and what to do."""
 
 
-def week_date(runtime: Runtime, week: int) -> dt.date:
+def week_date(calendar: Calendar, week: int) -> dt.date:
+    """The local date of week `week`'s Mix It Up; MixItUpError for a week without one."""
     try:
-        return mix_it_up_date(runtime.calendar, week)
+        return mix_it_up_date(calendar, week)
     except PlanningError as error:
         raise MixItUpError(str(error)) from None
 
 
 def week_session(runtime: Runtime, week: int) -> PlannedSession:
-    day = week_date(runtime, week)
+    day = week_date(runtime.calendar, week)
     return next(s for s in plan_sessions(runtime.calendar, kinds=(MIX_IT_UP,)) if s.date == day)
 
 
@@ -53,7 +56,7 @@ def import_poll(runtime: Runtime, data: bytes, *, filename: str, week: int) -> l
 
     Raises PollError (every problem, with line numbers) or MixItUpError; nothing is stored then.
     """
-    day = week_date(runtime, week)
+    day = week_date(runtime.calendar, week)
     students = {student.email: student.id for student in runtime.storage.students()}
     answers = parse_poll(data, filename=filename, students=students)
     runtime.storage.replace_poll_answers(day, week, ((a.student_id, a.topic, a.rank) for a in answers))
@@ -76,7 +79,7 @@ def form(
     time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
 ) -> tuple[Formation, int]:
     """Form and store week `week`'s groups from every active student; returns them and the seed."""
-    day = week_date(runtime, week)
+    day = week_date(runtime.calendar, week)
     seed = default_seed(day) if seed is None else seed
     mix = runtime.calendar.mix_it_up
     students = runtime.storage.students()
@@ -111,7 +114,7 @@ def previous_pairs(runtime: Runtime, week: int) -> set[frozenset[int]]:
     for earlier in runtime.calendar.mix_it_up.weeks:
         if earlier >= week:
             continue
-        formation = runtime.storage.formation(week_date(runtime, earlier))
+        formation = runtime.storage.formation(week_date(runtime.calendar, earlier))
         for _, _, members in formation.groups if formation else ():
             pairs.update(frozenset(pair) for pair in combinations(members, 2))
     return pairs
@@ -119,10 +122,36 @@ def previous_pairs(runtime: Runtime, week: int) -> set[frozenset[int]]:
 
 def ensure_formed(runtime: Runtime, week: int) -> str | None:
     """Form the week's groups unless they exist; returns what happened, or None."""
-    if runtime.storage.formation(week_date(runtime, week)) is not None:
+    if runtime.storage.formation(week_date(runtime.calendar, week)) is not None:
         return None
     formation, seed = form(runtime, week)
     return f"formed {len(formation.groups)} groups (seed {seed})"
+
+
+def quality_summary(quality: Mapping[str, Any]) -> str:
+    """One line from a stored or fresh quality report (`Quality.as_dict()`); missing figures show as "?"."""
+
+    def share(key: str) -> str:
+        value = quality.get(key)
+        return f"{value:.0%}" if isinstance(value, int | float) else "?"
+
+    def number(key: str) -> str:
+        return str(quality.get(key, "?"))
+
+    line = (
+        f"first choice {share('first_choice_share')}, top 2 {share('top2_share')} "
+        f"(of {number('answered')} who answered); single-module groups {number('groups_single_module')}, "
+        f"single-program groups {number('groups_single_program')}; isolated students "
+        f"{number('isolated_students')}; repeated pairs {number('repeated_pairs')}"
+    )
+    if "status" in quality:
+        gap = quality.get("gap")
+        line += f"; {str(quality['status']).lower()}"
+        if isinstance(gap, int | float):
+            line += f", gap {gap:.1%}"
+    if isinstance(quality.get("solve_seconds"), int | float):
+        line += f", {quality['solve_seconds']:.2f} s"
+    return line
 
 
 # -- meeting ------------------------------------------------------------------------------------------
@@ -130,7 +159,7 @@ def ensure_formed(runtime: Runtime, week: int) -> str | None:
 
 def sync_week(runtime: Runtime, week: int, *, dry_run: bool = False) -> SyncResult:
     """Create or update the week's Mix It Up meeting with one room per group (same rules as homeroom)."""
-    day = week_date(runtime, week)
+    day = week_date(runtime.calendar, week)
     formation = runtime.storage.formation(day)
     if formation is None:
         raise MixItUpError(
@@ -164,14 +193,15 @@ class SharedGroups:
     rows: list[dict[str, Any]]  # one per member: SHARE_FIELDS
 
 
-def shared_groups(runtime: Runtime, week: int) -> SharedGroups:
-    day = week_date(runtime, week)
-    formation = runtime.storage.formation(day)
+def shared_groups(storage: Storage, calendar: Calendar, week: int) -> SharedGroups:
+    """The week's formed groups with each member's details and the meeting's join link."""
+    day = week_date(calendar, week)
+    formation = storage.formation(day)
     if formation is None:
         raise MixItUpError(
             f"week {week}'s groups are not formed yet: run `homeroom mixitup form --week {week}`"
         )
-    students = {student.id: student for student in runtime.storage.students(active_only=False)}
+    students = {student.id: student for student in storage.students(active_only=False)}
     rows = [
         {
             "group": number,
@@ -184,7 +214,7 @@ def shared_groups(runtime: Runtime, week: int) -> SharedGroups:
         for number, topic, members in formation.groups
         for s in members
     ]
-    meeting = runtime.storage.meeting(f"{MIX_IT_UP}:{day.isoformat()}")
+    meeting = storage.meeting(f"{MIX_IT_UP}:{day.isoformat()}")
     return SharedGroups(week, day, meeting.join_url if meeting else None, formation, rows)
 
 
@@ -217,7 +247,7 @@ def announce(runtime: Runtime, week: int) -> None:
     url = runtime.settings.slack_webhook_url
     if not url:
         raise MixItUpError("SLACK_WEBHOOK_URL is not set (see .env.example)")
-    text = share_markdown(shared_groups(runtime, week))
+    text = share_markdown(shared_groups(runtime.storage, runtime.calendar, week))
     try:
         response = requests.post(url, json={"text": text}, timeout=10)
     except requests.RequestException as error:

@@ -84,10 +84,8 @@ def form(runtime: Runtime, week: int, seed: int | None, time_limit: float, as_js
         click.echo(f"{group['number']:3d} · {group['topic']}: {', '.join(group['members'])}")
     q = formation.quality
     click.echo(
-        f"quality: {q.students} students in {q.groups} groups; first choice {q.first_choice_share:.0%}, "
-        f"top 2 {q.top2_share:.0%} (of {q.answered} who answered); single-module groups {q.groups_single_module}, "
-        f"single-program groups {q.groups_single_program}; isolated students {q.isolated_students}; "
-        f"repeated pairs {q.repeated_pairs}; {q.status.lower()}, gap {q.gap:.1%}, {q.solve_seconds:.2f} s (seed {used_seed})"
+        f"quality: {q.students} students in {q.groups} groups; {service.quality_summary(q.as_dict())} "
+        f"(seed {used_seed})"
     )
 
 
@@ -120,7 +118,7 @@ def sync(runtime: Runtime, week: int, dry_run: bool) -> None:
 def show(runtime: Runtime, week: int, fmt: str) -> None:
     """Print the week's groups (Markdown is ready to paste into Slack)."""
     try:
-        shared = service.shared_groups(runtime, week)
+        shared = service.shared_groups(runtime.storage, runtime.calendar, week)
     except service.MixItUpError as error:
         _fail(error)
     if fmt == "csv":

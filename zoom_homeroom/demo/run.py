@@ -272,7 +272,7 @@ def _plans(runtime: Runtime, week: int) -> list[MeetingPlan]:
 
 
 def _mix_plan(runtime: Runtime, week: int) -> MeetingPlan:
-    session = runtime.storage.session(f"mix_it_up:{mixitup.week_date(runtime, week).isoformat()}")
+    session = runtime.storage.session(f"mix_it_up:{mixitup.week_date(runtime.calendar, week).isoformat()}")
     formation = runtime.storage.formation(session.date)
     students = {s.id: s for s in runtime.storage.students()}
     from ..core.meetings import room_name

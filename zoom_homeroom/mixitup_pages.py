@@ -1,0 +1,71 @@
+"""The Mix It Up pages: each week's groups with topic, members and join link, as a page, CSV and Markdown."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from . import mixitup, web
+from .auth import error_page
+
+bp = Blueprint("mix_it_up", __name__)
+bp.register_error_handler(HTTPException, error_page)
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """Every Mix It Up week of the calendar, whether its groups are formed, and their quality."""
+    storage, calendar = web.get_storage(), web.get_calendar()
+    weeks = []
+    for week in calendar.mix_it_up.weeks:
+        day = mixitup.week_date(calendar, week)
+        formation = storage.formation(day)
+        meeting = storage.meeting(f"mix_it_up:{day.isoformat()}")
+        weeks.append(
+            {
+                "week": week,
+                "date": day,
+                "formation": formation,
+                "quality": mixitup.quality_summary(formation.quality) if formation else None,
+                "answers": len(storage.poll_answers(day)),
+                "join_url": meeting.join_url if meeting else None,
+            }
+        )
+    return render_template("mix_it_up/index.html", weeks=weeks, mix=calendar.mix_it_up)
+
+
+@bp.get("/week/<int:week>")
+def week_page(week: int) -> ResponseReturnValue:
+    """The week's groups, ready to share."""
+    shared = _shared_or_404(week)
+    groups = [
+        {"number": number, "topic": topic, "members": [row for row in shared.rows if row["group"] == number]}
+        for number, topic, _ in shared.formation.groups
+    ]
+    return render_template(
+        "mix_it_up/week.html", shared=shared, groups=groups, quality=shared.formation.quality
+    )
+
+
+@bp.get("/week/<int:week>.csv")
+def week_csv(week: int) -> Response:
+    shared = _shared_or_404(week)
+    return Response(
+        mixitup.share_csv(shared),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=mix-it-up-week-{week}.csv"},
+    )
+
+
+@bp.get("/week/<int:week>.md")
+def week_markdown(week: int) -> Response:
+    """Markdown for Slack, shown as text so it can be copied."""
+    return Response(mixitup.share_markdown(_shared_or_404(week)), mimetype="text/plain")
+
+
+def _shared_or_404(week: int) -> mixitup.SharedGroups:
+    try:
+        return mixitup.shared_groups(web.get_storage(), web.get_calendar(), week)
+    except mixitup.MixItUpError as error:
+        abort(404, description=str(error))
