@@ -128,3 +128,50 @@ def test_serve_without_a_secret_key_is_a_one_line_error(runner, env, monkeypatch
     assert result.exit_code == 1
     assert "HOMEROOM_SECRET_KEY is not set" in result.output
     assert "Traceback" not in result.output
+
+
+def _proxied_client(env, calendar, clock, proxies: str):
+    from zoom_homeroom import create_app
+    from zoom_homeroom.settings import load_settings
+
+    settings = load_settings({**env, "HOMEROOM_TRUSTED_PROXIES": proxies})
+    return create_app(settings, calendar=calendar, clock=clock).test_client()
+
+
+def _failed_sign_ins(client, address: str, count: int) -> int:
+    from tests.dashboard_data import form_token
+
+    status = 0
+    for attempt in range(count):
+        headers = {"X-Forwarded-For": address}
+        token = form_token(client, "/sign-in", headers=headers)
+        data = {"csrf_token": token, "email": f"nobody{attempt}@x.org", "password": "wrong password here"}
+        status = client.post("/sign-in", data=data, headers=headers).status_code
+    return status
+
+
+def test_behind_a_trusted_proxy_throttling_sees_each_client_address(env, calendar, clock):
+    behind = _proxied_client(env, calendar, clock, "1")
+    assert _failed_sign_ins(behind, "203.0.113.9", 6) == 429
+    assert _failed_sign_ins(behind, "198.51.100.7", 1) == 200  # another client is not locked out
+
+    direct = _proxied_client(env, calendar, clock, "0")  # the header is ignored: one address
+    assert _failed_sign_ins(direct, "203.0.113.9", 6) == 429
+    assert _failed_sign_ins(direct, "198.51.100.7", 1) == 429
+
+
+def test_behind_a_trusted_proxy_cookies_are_secure_over_https(env, calendar, clock):
+    headers = {"X-Forwarded-Proto": "https"}
+    behind = _proxied_client(env, calendar, clock, "1").get("/sign-in", headers=headers)
+    direct = _proxied_client(env, calendar, clock, "0").get("/sign-in", headers=headers)
+    assert "Secure" in behind.headers["Set-Cookie"]
+    assert "Secure" not in direct.headers["Set-Cookie"]
+
+
+def test_trusted_proxies_must_be_a_small_number(env):
+    import pytest
+
+    from zoom_homeroom.settings import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="HOMEROOM_TRUSTED_PROXIES: 'two' must be a whole number"):
+        load_settings({**env, "HOMEROOM_TRUSTED_PROXIES": "two"})

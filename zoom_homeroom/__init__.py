@@ -52,6 +52,13 @@ def create_app(
 
     _register_blueprints(app)
     _register_error_handlers(app)
+    if settings.trusted_proxies:
+        # Behind a reverse proxy, the client's address (sign-in throttling) and scheme (Secure
+        # cookies) come from the X-Forwarded-* headers the trusted proxies set.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
 
     @app.get("/healthz")
     def healthz():

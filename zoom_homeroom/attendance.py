@@ -72,7 +72,7 @@ def refresh_session(storage: Storage, calendar: Calendar, session: SessionRecord
             start=fresh.start,
             end=fresh.end,
             ended_at=fresh.ended_at,
-            members=_members(storage, fresh),
+            members=expected_members(storage, fresh),
             edges=storage.presence(fresh.id),
             index=RosterIndex.build(
                 storage.students(active_only=False), confirmed=storage.confirmed_matches()
@@ -84,7 +84,9 @@ def refresh_session(storage: Storage, calendar: Calendar, session: SessionRecord
     return result
 
 
-def _members(storage: Storage, session: SessionRecord) -> list[Member]:
+def expected_members(storage: Storage, session: SessionRecord) -> list[Member]:
+    """Who a session expects: the members frozen at sync, else the module's roster (homeroom) or the
+    formed groups (Mix It Up)."""
     stored = storage.session_members(session.id)
     if stored:
         return [Member(student_id, group) for student_id, group in stored]

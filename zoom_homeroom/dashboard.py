@@ -229,22 +229,18 @@ def _session_or_404(storage: Storage, key: str) -> SessionRecord:
 
 
 def _expected(storage: Storage, session: SessionRecord) -> list[dict]:
-    """Rows without attendance for the students a session expects, before it has any records.
-
-    The same rule as `attendance` uses: the frozen members, else the module's roster (homeroom) or the
-    formed groups (Mix It Up).
-    """
-    members = storage.session_members(session.id)
-    if not members and session.kind == HOMEROOM and session.module is not None:
-        members = [(student.id, student.group) for student in storage.students(module=session.module)]
-    elif not members:
-        members = storage.mixitup_members(session.date)
+    """Rows without attendance for the students a session expects, before it has any records."""
     rows = []
-    for student_id, group in members:
-        student = storage.student(student_id)
+    for member in attendance.expected_members(storage, session):
+        student = storage.student(member.student_id)
         if student is not None:
             rows.append(
-                {"student_id": student.id, "name": student.name, "email": student.email, "group": group}
+                {
+                    "student_id": student.id,
+                    "name": student.name,
+                    "email": student.email,
+                    "group": member.group,
+                }
                 | dict.fromkeys(("status", "minutes", "first_join", "in_assigned_room", "override_by"))
             )
     return sorted(rows, key=lambda row: (row["group"], row["name"].casefold()))

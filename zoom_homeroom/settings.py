@@ -47,6 +47,7 @@ class Settings:
     config_path: Path = Path(DEFAULT_CONFIG)
     secret_key: str | None = field(default=None, repr=False)
     slack_webhook_url: str | None = field(default=None, repr=False)
+    trusted_proxies: int = 0
 
     def missing_zoom_credentials(self) -> list[str]:
         """Names of the Zoom API credential variables that are unset."""
@@ -97,6 +98,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"HOMEROOM_SECRET_KEY is too short: use at least {MIN_SECRET_KEY_LENGTH} random "
             "characters (python -c 'import secrets; print(secrets.token_hex(32))')"
         )
+    proxies = get("HOMEROOM_TRUSTED_PROXIES") or "0"
+    if not proxies.isascii() or not proxies.isdigit() or int(proxies) > 5:
+        problems.append(f"HOMEROOM_TRUSTED_PROXIES: {proxies!r} must be a whole number from 0 to 5")
+        proxies = "0"
     slack = get("SLACK_WEBHOOK_URL")
     if slack is not None and not slack.startswith("https://"):
         problems.append("SLACK_WEBHOOK_URL must be an https:// Slack incoming-webhook address")
@@ -113,6 +118,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         config_path=Path(get("HOMEROOM_CONFIG") or DEFAULT_CONFIG),
         secret_key=secret_key,
         slack_webhook_url=slack,
+        trusted_proxies=int(proxies),
     )
 
 

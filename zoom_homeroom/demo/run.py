@@ -350,6 +350,6 @@ def _summary(runtime: Runtime, echo: Echo) -> None:
 
 
 def _create_demo_user(runtime: Runtime) -> None:
-    from werkzeug.security import generate_password_hash
+    from ..auth import hash_password
 
-    runtime.storage.save_user(DEMO_USER, "admin", generate_password_hash(DEMO_PASSWORD), now=runtime.now())
+    runtime.storage.save_user(DEMO_USER, "admin", hash_password(DEMO_PASSWORD), now=runtime.now())
