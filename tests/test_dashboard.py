@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from flask import Blueprint
 
 from tests import dashboard_data as data
 from tests.dashboard_data import form_token, sign_in
 from tests.factories import utc
-from zoom_homeroom import create_app
 from zoom_homeroom.charts import Bar, describe, stacked_bars
 from zoom_homeroom.dashboard import NOT_A_STUDENT, attendance_rate
 
@@ -304,20 +302,6 @@ def test_a_zoom_name_with_markup_is_escaped(rep, dataset, storage):
 
 
 # -- layout --------------------------------------------------------------------------------------------
-
-
-def test_nav_keeps_a_slot_for_mix_it_up_pages(settings, calendar, clock, dataset):
-    plain = create_app(settings, calendar=calendar, clock=clock).test_client()
-    sign_in(plain)
-    assert '<span class="nav-soon"' in page(plain, "/")
-
-    app = create_app(settings, calendar=calendar, clock=clock)
-    mix_it_up = Blueprint("mix_it_up", __name__)
-    mix_it_up.add_url_rule("/mix-it-up/", "index", lambda: "groups")
-    app.register_blueprint(mix_it_up)
-    client = app.test_client()
-    sign_in(client)
-    assert '<a href="/mix-it-up/">Mix It Up</a>' in page(client, "/")
 
 
 def test_pages_are_made_for_small_screens(rep):

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
@@ -33,8 +33,6 @@ NOT_A_STUDENT = "not-a-student"
 OVERRIDE_ACTIONS: dict[str, str | None] = {"excused": "excused", "present": "present", "clear": None}
 STATUS_LETTERS = {"present": "P", "late": "L", "partial": "Pt", "absent": "A", "excused": "E"}
 ATTENDED = ("present", "late")
-# The Mix It Up pages come from their own blueprint; the nav links to them once it is registered.
-MIX_IT_UP_ENDPOINT = "mix_it_up.index"
 
 
 # -- template helpers --------------------------------------------------------------------------------
@@ -43,10 +41,8 @@ MIX_IT_UP_ENDPOINT = "mix_it_up.index"
 @bp.app_context_processor
 def _layout_values() -> dict[str, Any]:
     calendar = web.get_calendar()
-    mix_it_up = MIX_IT_UP_ENDPOINT in current_app.view_functions
     return {
         "nav_modules": calendar.module_numbers,
-        "mix_it_up_url": url_for(MIX_IT_UP_ENDPOINT) if mix_it_up else None,
         "timezone_name": calendar.timezone.key,
         "statuses": STATUSES,
         "status_letters": STATUS_LETTERS,
