@@ -348,3 +348,31 @@ def test_stacked_bars_stack_by_status_in_proportion_and_escape_text():
 def test_describe_is_the_charts_text_alternative():
     bars = [Bar("W1", "Week 1", {"late": 2, "present": 5}), Bar("W2", "Week 2", {})]
     assert describe(bars) == "Week 1: 5 present, 2 late. Week 2: no records yet."
+
+
+def test_overview_and_module_grid_show_only_the_current_cycle(rep, storage, calendar, dataset):
+    import datetime as dt
+
+    from zoom_homeroom.core.attendance import Edge, ZoomIdentity
+    from zoom_homeroom.core.models import PlannedSession
+
+    before = page(rep, "/").split("Module 1</a></h2>")[1].split("</section>")[0]
+    old = PlannedSession(
+        "homeroom", 1, 1, dt.date(2026, 11, 25), utc("2026-11-25 20:00"), utc("2026-11-25 21:00")
+    )
+    storage.upsert_sessions([old], meeting_key=None, occurrence_ids={})
+    session = storage.session(old.key)
+    ada = storage.student_by_email("ada@students.example.org")
+    identity = ZoomIdentity(ada.name, ada.email)
+    storage.add_presence(
+        session.id,
+        [
+            Edge("c1", "webhook", "", "join", utc("2026-11-25 20:00"), identity),
+            Edge("c1", "webhook", "", "leave", utc("2026-11-25 21:00"), identity),
+        ],
+    )
+    after = page(rep, "/").split("Module 1</a></h2>")[1].split("</section>")[0]
+    assert after == before  # last cycle's cohort does not count in this cycle's figures
+    grid = page(rep, "/modules/1")
+    assert old.key not in grid
+    assert old.key in page(rep, f"/students/{ada.id}")  # the student's own history keeps it

@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from . import attendance, web
 from .auth import error_page
 from .charts import Bar, stacked_bars
-from .core.models import HOMEROOM, MIX_IT_UP, STATUSES, SessionRecord, Student
+from .core.models import HOMEROOM, MIX_IT_UP, STATUSES, Calendar, SessionRecord, Student
 from .core.times import parse_utc_text
 from .storage import Storage
 
@@ -105,11 +105,12 @@ def overview() -> ResponseReturnValue:
     """Each module's latest and next session, attendance rate and chart; unmatched people waiting."""
     storage, calendar, now = web.get_storage(), web.get_calendar(), web.now()
     attendance.refresh(storage, calendar)
-    homeroom_counts = _weekly_counts(storage.status_counts(kind=HOMEROOM, started_before=now))
+    cycle = _cycle_start(calendar)
+    homeroom_counts = _weekly_counts(storage.status_counts(kind=HOMEROOM, started_before=now, since=cycle))
     summaries = [
         _summary(
             f"Module {module}",
-            storage.sessions(kind=HOMEROOM, module=module),
+            storage.sessions(kind=HOMEROOM, module=module, since=calendar.module(module).week1_monday),
             homeroom_counts.get(module, {}),
             weeks=calendar.sessions.weeks,
             now=now,
@@ -118,10 +119,10 @@ def overview() -> ResponseReturnValue:
         )
         for module in calendar.module_numbers
     ]
-    mix_counts = _weekly_counts(storage.status_counts(kind=MIX_IT_UP, started_before=now))
+    mix_counts = _weekly_counts(storage.status_counts(kind=MIX_IT_UP, started_before=now, since=cycle))
     mix_it_up = _summary(
         "Mix It Up",
-        storage.sessions(kind=MIX_IT_UP),
+        storage.sessions(kind=MIX_IT_UP, since=cycle),
         mix_counts.get(None, {}),
         weeks=calendar.mix_it_up.weeks,
         now=now,
@@ -135,6 +136,11 @@ def overview() -> ResponseReturnValue:
         waiting=waiting,
         waiting_total=sum(row["n"] for row in waiting),
     )
+
+
+def _cycle_start(calendar: Calendar) -> dt.date:
+    """The first day of the calendar's current cycle: earlier sessions belonged to other cohorts."""
+    return min(module.week1_monday for module in calendar.modules)
 
 
 def _weekly_counts(rows: Iterable[dict]) -> dict[int | None, dict[int, dict[str, int]]]:
@@ -374,19 +380,20 @@ def module_page(number: int) -> ResponseReturnValue:
         abort(404, f"There is no module {number} in the calendar.")
     attendance.refresh(storage, calendar)
     students = storage.students(module=number)
-    homeroom_rows = storage.attendance_rows(module=number, kind=HOMEROOM)
+    since = calendar.module(number).week1_monday  # this cycle's cohort; earlier ones were other students
+    homeroom_rows = storage.attendance_rows(module=number, kind=HOMEROOM, since=since)
     homeroom = _grid(
         "Homeroom",
         students,
         homeroom_rows,
-        _columns(storage.sessions(kind=HOMEROOM, module=number), homeroom_rows, now),
+        _columns(storage.sessions(kind=HOMEROOM, module=number, since=since), homeroom_rows, now),
     )
-    mix_rows = storage.attendance_rows(kind=MIX_IT_UP)
+    mix_rows = storage.attendance_rows(kind=MIX_IT_UP, since=since)
     mix_it_up = _grid(
         "Mix It Up",
         students,
         [row for row in mix_rows if row["student_module"] == number],
-        _columns(storage.sessions(kind=MIX_IT_UP), mix_rows, now),
+        _columns(storage.sessions(kind=MIX_IT_UP, since=since), mix_rows, now),
     )
     return render_template("dashboard/module.html", number=number, grids=[homeroom, mix_it_up])
 

@@ -377,13 +377,17 @@ class Storage:
         module: int | None = None,
         week: int | None = None,
         state: str | None = None,
+        since: dt.date | None = None,
     ) -> list[SessionRecord]:
-        """Stored sessions, oldest first, filtered by whatever is given."""
+        """Stored sessions, oldest first, filtered by whatever is given (`since`: on or after that date)."""
         where, params = [], []
         for column, value in (("s.kind", kind), ("s.module", module), ("s.week", week), ("s.state", state)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
+        if since is not None:
+            where.append("s.date >= ?")
+            params.append(since.isoformat())
         sql = self._SESSION_SELECT + (" WHERE " + " AND ".join(where) if where else "")
         return [_session(row) for row in self.db.query(sql + " ORDER BY s.start_utc, s.module", params)]
 
@@ -696,6 +700,7 @@ class Storage:
         kind: str | None = None,
         session_id: int | None = None,
         student_id: int | None = None,
+        since: dt.date | None = None,
     ) -> list[dict]:
         """Computed attendance joined with its student and session, ordered by session, group, name."""
         where, params = [], []
@@ -709,6 +714,9 @@ class Storage:
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
+        if since is not None:
+            where.append("s.date >= ?")
+            params.append(since.isoformat())
         sql = (
             "SELECT st.id AS student_id, st.email, st.name, st.program, st.module AS student_module, "
             "s.id AS session_id, s.key AS session_key, s.module, a.group_number AS 'group', s.week, s.date, "
@@ -938,15 +946,18 @@ class Storage:
 
     # -- dashboard queries --------------------------------------------------------------------------
 
-    def status_counts(self, *, kind: str, started_before: dt.datetime) -> list[dict]:
-        """Attendance records per (module, week, status) of one kind's sessions that have started."""
+    def status_counts(
+        self, *, kind: str, started_before: dt.datetime, since: dt.date | None = None
+    ) -> list[dict]:
+        """Attendance records per (module, week, status) of one kind's sessions that have started
+        (and, with `since`, that are on or after that date: the current cycle)."""
         return [
             dict(row)
             for row in self.db.query(
                 "SELECT s.module, s.week, a.status, count(*) AS n FROM attendance a "
-                "JOIN sessions s ON s.id = a.session_id WHERE s.kind = ? AND s.start_utc <= ? "
+                "JOIN sessions s ON s.id = a.session_id WHERE s.kind = ? AND s.start_utc <= ? AND s.date >= ? "
                 "GROUP BY s.module, s.week, a.status ORDER BY s.module, s.week",
-                [kind, to_utc_text(started_before)],
+                [kind, to_utc_text(started_before), (since or dt.date.min).isoformat()],
             )
         ]
 
