@@ -86,6 +86,8 @@ def test_attendance_records_have_exactly_the_record_fields(client, dataset):
         ("module=2", {(2, 1, "homeroom"), (2, 2, "homeroom"), (2, 3, "homeroom")}),
         ("kind=mix_it_up", {(None, 2, "mix_it_up")}),
         ("week=2&kind=homeroom", {(1, 2, "homeroom"), (2, 2, "homeroom")}),
+        ("module=1&date=2027-01-13&kind=homeroom", {(1, 2, "homeroom")}),  # one session
+        ("date=2027-01-13", {(1, 2, "homeroom"), (2, 2, "homeroom"), (None, 2, "mix_it_up")}),
         ("module=&week=", None),  # empty values are no filter
     ],
 )
@@ -109,6 +111,9 @@ def test_attendance_filters(client, dataset, query, expected):
         ("week=x", "week"),
         ("week=61", "week"),
         ("kind=other", "kind"),
+        ("date=13/01/2027", "date"),
+        ("date=2027-1-13", "date"),
+        ("date=2027-02-30", "date"),
     ],
 )
 @pytest.mark.parametrize("path", ["/api/attendance", "/api/attendance.csv"])

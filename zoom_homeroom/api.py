@@ -6,6 +6,7 @@ Bad query values are a 400 naming the parameter; errors are JSON (the app's hand
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -45,7 +46,7 @@ def session_json(session: SessionRecord) -> dict[str, Any]:
 
 @bp.get("/attendance")
 def attendance_json() -> ResponseReturnValue:
-    """Attendance records, filtered by `module`, `week` and `kind`."""
+    """Attendance records, filtered by `module`, `week`, `kind` and `date` (YYYY-MM-DD)."""
     return jsonify(records=_records())
 
 
@@ -66,7 +67,20 @@ def _records() -> list[dict[str, Any]]:
         module=_int_param("module", 1, None),
         week=_int_param("week", 1, MAX_WEEK),
         kind=_kind_param(),
+        date=_date_param(),
     )
+
+
+def _date_param() -> dt.date | None:
+    text = request.args.get("date", "").strip()
+    if not text:
+        return None
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        abort(400, f"date must be YYYY-MM-DD, not {text!r}")
 
 
 def _int_param(name: str, low: int, high: int | None) -> int | None:

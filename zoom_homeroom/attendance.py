@@ -102,10 +102,15 @@ def records(
     module: int | None = None,
     week: int | None = None,
     kind: str | None = None,
+    date: dt.date | None = None,
 ) -> list[dict[str, Any]]:
-    """Attendance records (the fields of `homeroom attendance --format json`), fresh."""
-    refresh(storage, calendar, storage.sessions(kind=kind, module=module, week=week))
-    return [record_of(row) for row in storage.attendance_rows(module=module, week=week, kind=kind)]
+    """Attendance records (the fields of `homeroom attendance --format json`), fresh.
+
+    A week number recurs in every cycle of the calendar; `date` picks one Wednesday.
+    """
+    refresh(storage, calendar, storage.sessions(kind=kind, module=module, week=week, date=date))
+    rows = storage.attendance_rows(module=module, week=week, kind=kind, date=date)
+    return [record_of(row) for row in rows]
 
 
 def record_of(row: dict[str, Any]) -> dict[str, Any]:

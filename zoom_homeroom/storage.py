@@ -378,10 +378,18 @@ class Storage:
         week: int | None = None,
         state: str | None = None,
         since: dt.date | None = None,
+        date: dt.date | None = None,
     ) -> list[SessionRecord]:
         """Stored sessions, oldest first, filtered by whatever is given (`since`: on or after that date)."""
         where, params = [], []
-        for column, value in (("s.kind", kind), ("s.module", module), ("s.week", week), ("s.state", state)):
+        day = date.isoformat() if date else None
+        for column, value in (
+            ("s.kind", kind),
+            ("s.module", module),
+            ("s.week", week),
+            ("s.state", state),
+            ("s.date", day),
+        ):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -701,6 +709,7 @@ class Storage:
         session_id: int | None = None,
         student_id: int | None = None,
         since: dt.date | None = None,
+        date: dt.date | None = None,
     ) -> list[dict]:
         """Computed attendance joined with its student and session, ordered by session, group, name."""
         where, params = [], []
@@ -710,6 +719,7 @@ class Storage:
             ("s.kind", kind),
             ("s.id", session_id),
             ("a.student_id", student_id),
+            ("s.date", date.isoformat() if date else None),
         ):
             if value is not None:
                 where.append(f"{column} = ?")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import click
@@ -23,6 +24,7 @@ def _filters(command):
 @cli.group("attendance", invoke_without_command=True)
 @_filters
 @click.option("--kind", type=click.Choice(SESSION_KINDS), help="Only homeroom or Mix It Up sessions.")
+@click.option("--date", type=click.DateTime(["%Y-%m-%d"]), help="Only sessions on this date (YYYY-MM-DD).")
 @click.option(
     "--format",
     "fmt",
@@ -32,12 +34,20 @@ def _filters(command):
     help="Output format.",
 )
 @click.pass_context
-def attendance(ctx: click.Context, module: int | None, week: int | None, kind: str | None, fmt: str) -> None:
+def attendance(
+    ctx: click.Context,
+    module: int | None,
+    week: int | None,
+    kind: str | None,
+    date: dt.datetime | None,
+    fmt: str,
+) -> None:
     """Print attendance records: one per student and session (times in UTC, ISO 8601)."""
     if ctx.invoked_subcommand is not None:
         return
     runtime = get_runtime(ctx)
-    rows = service.records(runtime.storage, runtime.calendar, module=module, week=week, kind=kind)
+    day = date.date() if date else None
+    rows = service.records(runtime.storage, runtime.calendar, module=module, week=week, kind=kind, date=day)
     if fmt == "json":
         click.echo(json.dumps({"records": rows}, indent=2))
     elif fmt == "csv":
