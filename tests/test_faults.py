@@ -599,5 +599,10 @@ def test_requests_wait_for_another_process_holding_the_write_lock_and_succeed(
     # The writers queued behind the other process's lock instead of failing with "database is locked".
     assert all(waited >= 1.0 for _, waited in results[:5])
     assert {digest(raw) for raw in bodies} <= delivery_digests(storage)
+    # Deliveries become edges when attendance is next read (here: the API's attendance records).
+    response = requests.get(
+        live_app.url + "/api/attendance", headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=30
+    )
+    assert response.status_code == 200
     assert {expected_edge(raw) for raw in bodies} <= stored_edges(storage)
     assert storage.tokens()[0].last_used_at is not None

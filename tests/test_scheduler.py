@@ -77,8 +77,8 @@ def test_registering_twice_replaces_and_never_duplicates(calendar):
         ids = [job.id for job in scheduler.get_jobs()]
     finally:
         scheduler.shutdown(wait=False)
-    assert len(ids) == len(set(ids)) == len(first) + 1
-    assert "finalize-pending" in ids
+    assert len(ids) == len(set(ids)) == len(first) + 2
+    assert {"finalize-pending", "process-deliveries"} <= set(ids)
 
 
 def test_build_scheduler_registers_calendar_jobs_with_safe_defaults(runtime):
@@ -91,22 +91,27 @@ def test_build_scheduler_registers_calendar_jobs_with_safe_defaults(runtime):
 
 
 def test_a_failing_job_is_logged_and_does_not_stop_the_others(caplog):
-    ran = threading.Event()
-    scheduler = BackgroundScheduler(job_defaults={"misfire_grace_time": 60})
     from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
+    done = {"broken": threading.Event(), "fine": threading.Event()}
+    scheduler = BackgroundScheduler(job_defaults={"misfire_grace_time": 60})
     scheduler.add_listener(_log_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    scheduler.add_listener(lambda event: done[event.job_id].set(), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
 
     def broken():
         raise RuntimeError("Zoom is down")
 
     scheduler.add_job(broken, id="broken")
-    scheduler.add_job(ran.set, id="fine")
+    scheduler.add_job(lambda: None, id="fine")
     with caplog.at_level(logging.INFO, logger="zoom_homeroom.scheduler"):
         scheduler.start()
-        assert ran.wait(5)
-        scheduler.shutdown(wait=True)
-    assert any("job broken failed: Zoom is down" in r.getMessage() for r in caplog.records)
+        try:
+            assert done["broken"].wait(5) and done["fine"].wait(5)
+        finally:
+            scheduler.shutdown(wait=True)
+    messages = [record.getMessage() for record in caplog.records]
+    assert "job broken failed: Zoom is down" in messages
+    assert "job fine ran" in messages
 
 
 def test_sync_job_creates_then_leaves_the_meeting_alone(sandbox_runtime, sandbox):
@@ -150,3 +155,34 @@ def test_a_meeting_never_held_becomes_final_after_a_day(sandbox_runtime, clock):
     clock.now = utc("2027-01-07 22:00")
     jobs.finalize_session("homeroom:1:2027-01-06", runtime=sandbox_runtime)
     assert sandbox_runtime.storage.session("homeroom:1:2027-01-06").final
+
+
+def test_automatic_backfill_gives_up_after_its_attempts(sandbox_runtime, sandbox, clock):
+    from zoom_homeroom.attendance import MAX_AUTOMATIC_BACKFILLS, due_for_backfill
+
+    import_roster(sandbox_runtime)
+    jobs.sync_module(1, runtime=sandbox_runtime)
+    storage = sandbox_runtime.storage
+    session = storage.session("homeroom:1:2027-01-06")
+    clock.now = utc("2027-01-06 22:00")
+    assert [s.key for s in due_for_backfill(storage, sandbox_runtime.calendar, clock())] == [session.key]
+    for _ in range(MAX_AUTOMATIC_BACKFILLS):
+        storage.note_backfill_failure(session.id, "Zoom API 500")
+    assert due_for_backfill(storage, sandbox_runtime.calendar, clock()) == []
+    before = sandbox.count_calls()
+    jobs.finalize_pending(runtime=sandbox_runtime)
+    assert sandbox.count_calls() == before  # no more calls to Zoom for it
+
+
+def test_the_scheduler_process_shares_one_zoom_client_across_jobs(env, monkeypatch):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(jobs, "runtime_factory", jobs.runtime_factory)  # restored after the test
+    jobs.share_zoom_client()
+    first, second = jobs.runtime_factory(), jobs.runtime_factory()
+    try:
+        assert first.zoom is second.zoom  # one OAuth token, renewed once an hour, for every job
+        assert first.storage is not second.storage  # each run still has its own connection
+    finally:
+        first.close()
+        second.close()

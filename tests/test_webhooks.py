@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import TEST_WEBHOOK_SECRET
 from tests.factories import utc
+from webhooks.process import process_pending
 from zoom_homeroom.core.models import PlannedSession, StoredMeeting
 
 URL = "/webhooks/zoom"
@@ -85,11 +86,21 @@ def known_meeting(storage, clock):
     return storage.session(session.key)
 
 
-def test_good_signature_is_stored_processed_and_answered_204(client, storage, clock, known_meeting):
+def process(storage, calendar, clock) -> int:
+    """What happens right after intake: the next attendance read (or the scheduler) processes."""
+    return process_pending(storage, calendar, now=clock())
+
+
+def test_good_signature_is_stored_answered_204_then_processed(
+    client, storage, calendar, clock, known_meeting
+):
     response = post(client, participant_joined(), at=clock())
     assert response.status_code == 204
     (row,) = deliveries(storage)
     assert row["event"] == "meeting.participant_joined"
+    assert row["processed_at"] is None  # stored durably; processing is not on Zoom's clock
+    assert process(storage, calendar, clock) == 1
+    (row,) = deliveries(storage)
     assert row["outcome"] == "ok" and row["processed_at"]
     (edge,) = storage.presence(known_meeting.id)
     assert edge.kind == "join" and edge.identity.email == "ada@students.example.org"
@@ -192,29 +203,47 @@ def test_oversize_body_is_413_and_nothing_is_stored(client, storage, clock):
     assert deliveries(storage) == []
 
 
-def test_duplicate_delivery_counts_once(client, storage, clock, known_meeting):
+def test_duplicate_delivery_counts_once(client, storage, calendar, clock, known_meeting):
     body = participant_joined()
     assert post(client, body, at=clock()).status_code == 204
+    process(storage, calendar, clock)
     # Zoom's retry: same body, new timestamp and signature.
     assert post(client, body, at=clock() + dt.timedelta(minutes=5)).status_code == 204
+    assert process(storage, calendar, clock) == 0
     assert len(deliveries(storage)) == 1
     assert len(storage.presence(known_meeting.id)) == 1
 
 
-def test_unknown_event_type_is_stored_and_answered_204(client, storage, clock):
+def test_unknown_event_type_is_stored_and_answered_204(client, storage, calendar, clock):
     response = post(
         client, {"event": "meeting.sharing_started", "payload": {"object": {"id": 1}}}, at=clock()
     )
     assert response.status_code == 204
+    process(storage, calendar, clock)
     (row,) = deliveries(storage)
     assert row["outcome"] == "ignored"
 
 
-def test_unknown_meeting_is_kept_reported_and_processed_once_the_meeting_is_known(client, storage, clock):
+def test_unknown_meeting_is_kept_reported_and_processed_once_the_meeting_is_known(
+    client, storage, calendar, clock
+):
     assert post(client, participant_joined(), at=clock()).status_code == 204
+    process(storage, calendar, clock)
     (row,) = deliveries(storage)
     assert row["outcome"] == "unknown_meeting" and row["zoom_meeting_id"] == MEETING_ID
     assert storage.unknown_meetings()[0][:2] == (MEETING_ID, 1)
+
+    storage.save_meeting(
+        StoredMeeting("homeroom:1:2027-01-04", "homeroom", 1, "mod1@x.org", MEETING_ID, None, {}), now=clock()
+    )
+    session = PlannedSession(
+        "homeroom", 1, 1, dt.date(2027, 1, 6), utc("2027-01-06 20:00"), utc("2027-01-06 21:00")
+    )
+    storage.upsert_sessions([session], meeting_key="homeroom:1:2027-01-04", occurrence_ids={})
+    assert storage.requeue_unknown_meeting_deliveries(MEETING_ID) == 1  # what sync does once it knows
+    process(storage, calendar, clock)
+    assert deliveries(storage)[0]["outcome"] == "ok"
+    assert len(storage.presence(storage.session(session.key).id)) == 1
 
 
 def test_a_processing_failure_keeps_the_delivery_for_a_retry_at_start_up(
@@ -228,12 +257,14 @@ def test_a_processing_failure_keeps_the_delivery_for_a_retry_at_start_up(
 
     monkeypatch.setattr(process_module, "process", broken)
     assert post(client, participant_joined(), at=clock()).status_code == 204
+    process(storage, calendar, clock)
     (row,) = deliveries(storage)
-    assert row["processed_at"] is None and row["outcome"] == "error"
+    assert row["processed_at"] is None and row["outcome"] == "error" and "bug" in row["error"]
     assert storage.presence(known_meeting.id) == []
     monkeypatch.undo()
 
-    create_app(settings, calendar=calendar, clock=clock)  # the next start-up
+    assert process(storage, calendar, clock) == 0  # a read does not retry it every time
+    create_app(settings, calendar=calendar, clock=clock)  # the next start-up does
     (row,) = deliveries(storage)
     assert row["outcome"] == "ok"
     assert len(storage.presence(known_meeting.id)) == 1

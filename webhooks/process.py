@@ -67,22 +67,22 @@ def process_in_transaction(
         return "error"
 
 
-def process_stored(
-    storage: Storage, calendar: Calendar, delivery_id: int, raw: str, *, now: dt.datetime
-) -> str:
-    """Process one stored delivery (read back from the database) in its own transaction."""
-    with storage.write():
-        return process_in_transaction(storage, calendar, delivery_id, json.loads(raw), now=now)
+def process_pending(
+    storage: Storage, calendar: Calendar, *, now: dt.datetime, retry_errors: bool = False, batch: int = 200
+) -> int:
+    """Process every stored delivery not processed yet, oldest first, `batch` per transaction.
 
-
-def process_pending(storage: Storage, calendar: Calendar, *, now: dt.datetime) -> int:
-    """Process every stored delivery not processed yet (after a crash, or for newly known meetings)."""
+    Each delivery runs in its own savepoint: one that fails stays pending (and is logged) without
+    holding up the others; it is tried again only with `retry_errors` (at start-up), not on every
+    read. Safe to run from several processes at once: edges are unique.
+    """
     done, last_id = 0, 0
-    while batch := storage.pending_deliveries(after_id=last_id):
-        for delivery_id, raw in batch:
-            process_stored(storage, calendar, delivery_id, raw, now=now)
-            done += 1
-            last_id = delivery_id
+    while pending := storage.pending_deliveries(after_id=last_id, limit=batch, retry_errors=retry_errors):
+        with storage.write():
+            for delivery_id, raw in pending:
+                process_in_transaction(storage, calendar, delivery_id, json.loads(raw), now=now)
+        done += len(pending)
+        last_id = pending[-1][0]
     if done:
-        log.info("processed %d pending webhook deliveries", done)
+        log.debug("processed %d webhook deliveries", done)
     return done

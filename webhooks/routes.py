@@ -1,8 +1,9 @@
-"""POST /webhooks/zoom: verify, store durably, then process; answer within Zoom's 3 seconds.
+"""POST /webhooks/zoom: verify, store durably, answer; the event is processed right after.
 
-A 2xx answer means the delivery is on disk (committed with synchronous=FULL). Processing runs in a
-savepoint of the same transaction, so a processing failure keeps the delivery pending for a retry
-at the next start-up instead of losing it.
+A 2xx answer means the delivery is on disk (`Storage.write(durable=True)`). Turning it into
+attendance (`process.process_pending`) happens outside the request: before any attendance is read,
+every minute in the scheduler, after a sync and at start-up. Zoom waits only for the one fsync it
+needs, and a crash between storing and processing loses nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from zoom_homeroom.core.models import Delivery
 
 from . import bp
 from .events import meeting_id_of
-from .process import process_in_transaction
 from .verify import VerificationError, url_validation_answer, verify
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,8 @@ def _store_and_process(raw: bytes, body: dict[str, Any], timestamp: int, now: dt
         zoom_meeting_id=meeting_id_of(body),
     )
     with storage.write(durable=True):
-        delivery_id = storage.store_delivery(delivery)
-        if delivery_id is None:
+        if storage.store_delivery(delivery) is None:
             log.debug("webhook %s replayed (timestamp %s); already stored", delivery.event, timestamp)
-            return
-        process_in_transaction(storage, web.get_calendar(), delivery_id, body, now=now)
 
 
 def _error(status: int, message: str) -> tuple[Response, int]:

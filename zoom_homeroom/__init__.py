@@ -76,7 +76,7 @@ def _start_up(settings: Settings, calendar: Calendar, clock: Clock) -> None:
 
     storage = Storage.open(settings.database)
     try:
-        process_pending(storage, calendar, now=clock())
+        process_pending(storage, calendar, now=clock(), retry_errors=True)
     finally:
         storage.close()
 

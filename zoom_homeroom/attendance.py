@@ -14,7 +14,7 @@ from .core.attendance import Edge, Member, Override, SessionAttendance, ZoomIden
 from .core.matching import RosterIndex, normalise_email, normalise_name
 from .core.models import HOMEROOM, Calendar, SessionRecord
 from .core.times import parse_utc_text
-from .runtime import Runtime
+from .runtime import Runtime, utc_now
 from .storage import Storage
 from .zoom import ZoomAPIError, ZoomError, ZoomNotFound
 
@@ -36,6 +36,8 @@ RECORD_FIELDS = (
 )
 # A session whose meeting never took place is closed as final (everyone absent) after this long.
 NO_INSTANCE_GRACE = dt.timedelta(hours=24)
+# The scheduler retries a pending session hourly for about two days, then leaves it to an admin.
+MAX_AUTOMATIC_BACKFILLS = 48
 
 
 class AttendanceError(Exception):
@@ -51,6 +53,9 @@ def refresh(storage: Storage, calendar: Calendar, sessions: Iterable[SessionReco
     A session gets attendance once there is evidence it took place: Zoom events, its end, or a final
     backfill. Until then it has none, rather than everyone absent (it may not have happened yet).
     """
+    from webhooks.process import process_pending
+
+    process_pending(storage, calendar, now=utc_now())  # deliveries stored since the last read
     wanted = {session.id for session in sessions} if sessions is not None else None
     count = 0
     for session in storage.dirty_sessions():
@@ -284,6 +289,11 @@ def _pending(storage: Storage, session: SessionRecord, reason: str) -> BackfillR
 
 
 def due_for_backfill(storage: Storage, calendar: Calendar, now: dt.datetime) -> list[SessionRecord]:
-    """Pending sessions whose end plus the configured delay has passed."""
+    """Pending sessions whose end plus the configured delay has passed, until they have used up their
+    automatic attempts (`homeroom backfill` still tries them; the session page shows why they stopped)."""
     delay = dt.timedelta(minutes=calendar.scheduler.finalize_after_minutes)
-    return [session for session in storage.sessions(state="pending") if session.end + delay <= now]
+    return [
+        session
+        for session in storage.sessions(state="pending")
+        if session.end + delay <= now and session.backfill_attempts < MAX_AUTOMATIC_BACKFILLS
+    ]

@@ -14,6 +14,7 @@ from . import attendance
 from .runtime import Runtime
 from .settings import load_settings
 from .sync import sync_homeroom
+from .zoom import ZoomClient, make_client
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,21 @@ def _environment_runtime() -> Runtime:
 
 
 runtime_factory: RuntimeFactory = _environment_runtime
+
+
+def share_zoom_client() -> None:
+    """Make every job of this process use one Zoom client, so its OAuth token (valid an hour) is
+    reused across jobs instead of fetched for each. The scheduler process calls this once."""
+    global runtime_factory
+    shared: dict[str, ZoomClient] = {}
+
+    def factory() -> Runtime:
+        settings = load_settings()
+        if "client" not in shared and not settings.missing_zoom_credentials():
+            shared["client"] = make_client(settings)
+        return Runtime(settings, zoom_client=shared.get("client"))
+
+    runtime_factory = factory
 
 
 def _run(runtime: Runtime | None, job: Callable[[Runtime], None]) -> None:
@@ -84,5 +100,17 @@ def finalize_pending(*, runtime: Runtime | None = None) -> None:
         for session in attendance.due_for_backfill(runtime.storage, runtime.calendar, runtime.now()):
             result = attendance.backfill(runtime, session)
             log.info("finalize %s: %s", session.key, result.message)
+
+    _run(runtime, job)
+
+
+def process_deliveries(*, runtime: Runtime | None = None) -> None:
+    """Turn webhook deliveries stored since the last run into attendance edges (every minute)."""
+    from webhooks.process import process_pending
+
+    def job(runtime: Runtime) -> None:
+        done = process_pending(runtime.storage, runtime.calendar, now=runtime.now())
+        if done:
+            log.info("processed %d webhook deliveries", done)
 
     _run(runtime, job)

@@ -35,6 +35,7 @@ class Runtime:
     clock: Clock = utc_now
     sleep: Callable[[float], None] = time.sleep
     calendar_override: Calendar | None = field(default=None, repr=False)
+    zoom_client: ZoomClient | None = field(default=None, repr=False)  # shared by a long-running process
 
     @cached_property
     def calendar(self) -> Calendar:
@@ -46,6 +47,8 @@ class Runtime:
 
     @cached_property
     def zoom(self) -> ZoomClient:
+        if self.zoom_client is not None:
+            return self.zoom_client
         from .zoom import make_client
 
         self.settings.require_zoom()

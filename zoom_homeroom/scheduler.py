@@ -83,6 +83,9 @@ def register_jobs(
             job.func, "date", run_date=job.run_at, args=job.args, id=job.id, replace_existing=True
         )
     scheduler.add_job(
+        f"{JOBS}:process_deliveries", "interval", minutes=1, id="process-deliveries", replace_existing=True
+    )
+    scheduler.add_job(
         f"{JOBS}:finalize_pending",
         "interval",
         minutes=calendar.scheduler.retry_every_minutes,

@@ -11,11 +11,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sqlite_utils import Database
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: the busy handler alone queues writers there
+    fcntl = None  # type: ignore[assignment]
 
 from .core.attendance import Edge, Override, SessionAttendance, ZoomIdentity
 from .core.models import (
@@ -58,48 +64,109 @@ def connect(path: Path | str) -> Database:
     return Database(conn, execute_plugins=False)
 
 
+class _WriterQueue:
+    """Writers of one database queue on a file lock before `BEGIN IMMEDIATE`.
+
+    SQLite's busy handler polls with sleeps of up to 100 ms, so under steady writes one writer can
+    starve for seconds while another keeps winning. A blocking `flock` is granted as soon as the
+    holder releases it: the wait is the other writers' work, not a sleep. Where there is no file
+    (an in-memory database) or no `fcntl`, the busy handler alone still keeps writes correct.
+    """
+
+    def __init__(self, path: Path | str):
+        self._fd: int | None = None
+        if fcntl is None or str(path) in ("", ":memory:"):
+            return
+        with contextlib.suppress(OSError):
+            self._fd = os.open(f"{path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        if self._fd is None:
+            yield
+            return
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class Storage:
     """All reads and writes of the service's state."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, *, path: Path | str = ""):
         self.db = db
+        self._path = str(path)
+        self._writers = _WriterQueue(path)
+        self._wal_fd: int | None = None
 
     @classmethod
     def open(cls, path: Path | str, *, migrate: bool = True) -> Storage:
-        storage = cls(connect(path))
+        storage = cls(connect(path), path=path)
         if migrate:
             storage.migrate()
         return storage
 
     def close(self) -> None:
         self.db.close()
+        self._writers.close()
+        if self._wal_fd is not None:
+            os.close(self._wal_fd)
+            self._wal_fd = None
 
     # -- transactions -------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def write(self, *, durable: bool = False) -> Iterator[Database]:
-        """One write transaction. Nested calls become savepoints of the outer one.
+    def write(self, *, durable: bool = False, savepoint: bool = True) -> Iterator[Database]:
+        """One write transaction. Nested calls become savepoints of the outer one (or, with
+        `savepoint=False`, simply part of it: for single statements the outer one covers).
 
-        `durable=True` commits with synchronous=FULL: use it where the write is acknowledged.
+        `durable=True` returns only once the transaction is on disk: use it where the write is
+        acknowledged to someone (a webhook's 2xx). The commit itself runs with synchronous=NORMAL,
+        which writes the WAL frames but does not fsync them; the WAL is then fsynced after the
+        write lock is released, so other writers need not wait for this disk flush, and flushes of
+        concurrent writers coalesce in the filesystem. Frames a checkpoint moved meanwhile are safe
+        too: a checkpoint syncs the WAL before it and the database after it.
         """
         conn = self.db.conn
         if conn.in_transaction:
+            if not savepoint:
+                yield self.db
+                return
             with self.db.atomic():
                 yield self.db
             return
-        if durable:
+        wal = self._wal() if durable else None
+        fallback = durable and wal is None
+        if fallback:
             conn.execute("PRAGMA synchronous = FULL")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.db
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+            with self._writers.turn():
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.db
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
         finally:
-            if durable:
+            if fallback:
                 conn.execute("PRAGMA synchronous = NORMAL")
+        if wal is not None:
+            os.fsync(wal)
+
+    def _wal(self) -> int | None:
+        """A descriptor of the database's WAL file, for fsync; None where there is none (in memory)."""
+        if self._wal_fd is None and self._path not in ("", ":memory:"):
+            with contextlib.suppress(OSError):
+                self._wal_fd = os.open(f"{self._path}-wal", os.O_RDONLY)
+        return self._wal_fd
 
     def migrate(self) -> list[str]:
         """Apply pending migrations under the write lock, so concurrent starters do it once."""
@@ -468,14 +535,17 @@ class Storage:
             [processed_at, outcome, error, delivery_id],
         )
 
-    def pending_deliveries(self, *, limit: int = 500, after_id: int = 0) -> list[tuple[int, str]]:
-        """(id, body) of stored deliveries not processed yet, oldest first."""
+    def pending_deliveries(
+        self, *, limit: int = 500, after_id: int = 0, retry_errors: bool = True
+    ) -> list[tuple[int, str]]:
+        """(id, body) of stored deliveries not processed yet, oldest first; without `retry_errors`,
+        only those never tried (a delivery whose processing failed waits for the next start-up)."""
         return [
             (row["id"], row["body"])
             for row in self.db.query(
                 "SELECT id, body FROM webhook_deliveries WHERE processed_at IS NULL AND id > ? "
-                "ORDER BY id LIMIT ?",
-                [after_id, limit],
+                "AND (? OR outcome IS NULL) ORDER BY id LIMIT ?",
+                [after_id, retry_errors, limit],
             )
         ]
 
@@ -525,7 +595,7 @@ class Storage:
             )
             for edge in edges
         ]
-        with self.write():
+        with self.write(savepoint=False):
             before = self.db.conn.total_changes
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO presence (session_id, source, connection, room, edge, at, name, "
@@ -564,7 +634,7 @@ class Storage:
         """Record the held instance's uuid (the first one seen) and when it ended (the latest end seen,
         since a host may end and restart the meeting)."""
         ended = to_utc_text(ended_at) if ended_at else None
-        with self.write():
+        with self.write(savepoint=False):
             self.db.execute(
                 "UPDATE sessions SET zoom_uuid = coalesce(zoom_uuid, ?), "
                 "ended_at = CASE WHEN ended_at IS NULL OR ? > ended_at THEN coalesce(?, ended_at) "

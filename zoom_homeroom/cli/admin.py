@@ -72,9 +72,11 @@ def scheduler(runtime: Runtime) -> None:
     """
     import signal
 
+    from .. import jobs
     from ..scheduler import build_scheduler
 
     runtime.storage.migrate()
+    jobs.share_zoom_client()
     scheduler = build_scheduler(runtime)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     click.echo("scheduler running; Ctrl-C to stop")

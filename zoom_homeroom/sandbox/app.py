@@ -278,10 +278,11 @@ def _report_not_found(ref: object) -> ApiError:
 def _ended_instance(sandbox: ZoomSandbox, raw_ref: str, not_found: Callable[[object], ApiError]) -> Instance:
     """A numeric id means its latest ended instance; anything else is an instance UUID.
 
-    The path arrives decoded once. A UUID with `/` still in it was encoded only once, which Zoom
-    cannot route either; a double-encoded one is decoded again until it no longer changes.
+    The path arrives decoded once. As on Zoom, a UUID that starts with `/` or contains `//` must be
+    double-encoded: encoded once it cannot be routed. A single `/` inside encodes fine once. A
+    double-encoded UUID is decoded again until it no longer changes.
     """
-    if "/" in raw_ref:
+    if raw_ref.startswith("/") or "//" in raw_ref:
         raise not_found(raw_ref)
     ref = raw_ref
     while (decoded := unquote(ref)) != ref:
