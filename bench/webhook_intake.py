@@ -5,8 +5,9 @@
 
 Both servers run with `homeroom serve`'s gunicorn settings (sync workers, preload, access log); the bare
 one is bench/bare_app.py. The service gets a temporary database with the real migrations and module 1's
-meeting and week-1 session, so every `meeting.participant_joined` is verified, stored with
-synchronous=FULL and processed into a presence edge, as in production. Every request carries a distinct
+meeting and week-1 session, so every `meeting.participant_joined` is verified and stored durably,
+as in production; after the run the deliveries are processed into presence edges as the service's next
+attendance read does. Every request carries a distinct
 body (participant user_id and join_time), signed at start with a timestamp inside the replay window, so
 nothing is deduplicated. After the run the stored deliveries are counted against the unique events
 answered 2xx.

@@ -1,9 +1,9 @@
 """Storage: the only module with SQL or table names. Methods are named by intent and return core models.
 
 Every connection uses WAL (web workers and the scheduler share the file), a long busy timeout, and
-`BEGIN IMMEDIATE` for writes so two processes queue for the write lock instead of failing with
-"database is locked". A write acknowledged to someone outside (a webhook's 2xx) commits with
-`synchronous=FULL`: once answered, it is on disk.
+`BEGIN IMMEDIATE` for writes, taken in turn on a file lock, so processes queue for the write lock
+instead of failing with "database is locked". A write acknowledged to someone outside (a webhook's
+2xx) uses `write(durable=True)`: once answered, it is on disk.
 """
 
 from __future__ import annotations
