@@ -82,6 +82,12 @@ def test_sync_stores_sessions_with_occurrences_and_members(synced, sandbox_runti
     assert week2.start == utc("2027-01-13 20:00") and week2.end == utc("2027-01-13 20:30")  # Mix It Up week
     members = sandbox_runtime.storage.session_members(sessions[0].id)
     assert sorted(group for _, group in members) == [1, 1, 2, 2, 3]
+    # Mix It Up's dates are known from the calendar before its meeting exists.
+    mix = sandbox_runtime.storage.sessions(kind="mix_it_up")
+    assert [(s.week, s.date.isoformat(), s.zoom_meeting_id) for s in mix] == [
+        (2, "2027-01-13", None),
+        (4, "2027-01-27", None),
+    ]
 
 
 def test_second_sync_makes_no_write_call(synced, sandbox, sandbox_runtime):

@@ -43,9 +43,8 @@ def week_page(week: int) -> ResponseReturnValue:
         {"number": number, "topic": topic, "members": [row for row in shared.rows if row["group"] == number]}
         for number, topic, _ in shared.formation.groups
     ]
-    return render_template(
-        "mix_it_up/week.html", shared=shared, groups=groups, quality=shared.formation.quality
-    )
+    quality = mixitup.quality_summary(shared.formation.quality)
+    return render_template("mix_it_up/week.html", shared=shared, groups=groups, quality=quality)
 
 
 @bp.get("/week/<int:week>.csv")

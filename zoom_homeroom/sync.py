@@ -35,7 +35,7 @@ from .core.meetings import (
     patch_body,
     stored_spec_differs,
 )
-from .core.models import HOMEROOM, PlannedSession, StoredMeeting, Student
+from .core.models import HOMEROOM, MIX_IT_UP, PlannedSession, StoredMeeting, Student
 from .core.planning import PlanningError, next_session, plan_sessions
 from .core.times import parse_utc_text
 from .runtime import Runtime
@@ -113,6 +113,8 @@ def sync_homeroom(runtime: Runtime, module: int, *, dry_run: bool = False) -> Sy
     """Sync module `module`'s recurring meeting and store its sessions and expected members."""
     spec, sessions, students = homeroom_plan(runtime, module)
     members = [(student.id, student.group) for student in students]
+    if not dry_run:
+        _store_mix_it_up_dates(runtime)
     return sync_meeting(
         runtime,
         spec,
@@ -121,6 +123,13 @@ def sync_homeroom(runtime: Runtime, module: int, *, dry_run: bool = False) -> Sy
         label=f"Mod {module}",
         dry_run=dry_run,
     )
+
+
+def _store_mix_it_up_dates(runtime: Runtime) -> None:
+    """Record the calendar's Mix It Up sessions, so pages can show them as coming before their meeting
+    exists (it is created when the groups are formed, shortly before)."""
+    planned = plan_sessions(runtime.calendar, kinds=(MIX_IT_UP,))
+    runtime.storage.upsert_sessions(planned, meeting_key=None, occurrence_ids={})
 
 
 def sync_meeting(
