@@ -208,16 +208,10 @@ class Storage:
 
     def students(self, *, module: int | None = None, active_only: bool = True) -> list[Student]:
         """Students ordered by module, group and name."""
-        where, params = [], []
-        if module is not None:
-            where.append("module = ?")
-            params.append(module)
-        if active_only:
-            where.append("active = 1")
-        sql = "SELECT * FROM students"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        rows = list(self.db.query(sql + " ORDER BY module, group_number, name, id", params))
+        where, params = _where({"module": module, "active": 1 if active_only else None})
+        rows = list(
+            self.db.query(f"SELECT * FROM students{where} ORDER BY module, group_number, name, id", params)
+        )
         aliases = self._aliases_by_student()
         return [_student(row, aliases.get(row["id"], ())) for row in rows]
 
@@ -448,22 +442,11 @@ class Storage:
         date: dt.date | None = None,
     ) -> list[SessionRecord]:
         """Stored sessions, oldest first, filtered by whatever is given (`since`: on or after that date)."""
-        where, params = [], []
-        day = date.isoformat() if date else None
-        for column, value in (
-            ("s.kind", kind),
-            ("s.module", module),
-            ("s.week", week),
-            ("s.state", state),
-            ("s.date", day),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if since is not None:
-            where.append("s.date >= ?")
-            params.append(since.isoformat())
-        sql = self._SESSION_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        where, params = _where(
+            {"s.kind": kind, "s.module": module, "s.week": week, "s.state": state, "s.date": date},
+            since=("s.date", since),
+        )
+        sql = self._SESSION_SELECT + where
         return [_session(row) for row in self.db.query(sql + " ORDER BY s.start_utc, s.module", params)]
 
     def session(self, key_or_id: str | int) -> SessionRecord | None:
@@ -782,21 +765,17 @@ class Storage:
         date: dt.date | None = None,
     ) -> list[dict]:
         """Computed attendance joined with its student and session, ordered by session, group, name."""
-        where, params = [], []
-        for column, value in (
-            ("s.module", module),
-            ("s.week", week),
-            ("s.kind", kind),
-            ("s.id", session_id),
-            ("a.student_id", student_id),
-            ("s.date", date.isoformat() if date else None),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if since is not None:
-            where.append("s.date >= ?")
-            params.append(since.isoformat())
+        where, params = _where(
+            {
+                "s.module": module,
+                "s.week": week,
+                "s.kind": kind,
+                "s.id": session_id,
+                "a.student_id": student_id,
+                "s.date": date,
+            },
+            since=("s.date", since),
+        )
         sql = (
             "SELECT st.id AS student_id, st.email, st.name, st.program, st.module AS student_module, "
             "s.id AS session_id, s.key AS session_key, s.module, a.group_number AS 'group', s.week, s.date, "
@@ -804,9 +783,7 @@ class Storage:
             "a.in_assigned_room, o.note AS override_note, o.set_by AS override_by, o.set_at AS override_at "
             "FROM attendance a JOIN sessions s ON s.id = a.session_id JOIN students st ON st.id = a.student_id "
             "LEFT JOIN overrides o ON o.session_id = a.session_id AND o.student_id = a.student_id"
-        )
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        ) + where
         sql += " ORDER BY s.start_utc, s.module, a.group_number, st.name, st.id"
         rows = [dict(row) for row in self.db.query(sql, params)]
         for row in rows:
@@ -818,17 +795,11 @@ class Storage:
         self, *, module: int | None = None, week: int | None = None, session_id: int | None = None
     ) -> list[dict]:
         """Unmatched participants with their session, newest session first."""
-        where, params = [], []
-        for column, value in (("s.module", module), ("s.week", week), ("s.id", session_id)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
+        where, params = _where({"s.module": module, "s.week": week, "s.id": session_id})
         sql = (
             "SELECT u.*, s.key AS session_key, s.module, s.week, s.date, s.kind FROM unmatched_participants u "
             "JOIN sessions s ON s.id = u.session_id"
-        )
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        ) + where
         rows = [dict(row) for row in self.db.query(sql + " ORDER BY s.start_utc DESC, u.first_join", params)]
         for row in rows:
             row["candidates"] = json.loads(row["candidates"])
@@ -1064,6 +1035,22 @@ def _student(row: dict, aliases: tuple[str, ...]) -> Student:
         aliases=aliases,
         active=bool(row["active"]),
     )
+
+
+def _where(
+    equal: dict[str, object], *, since: tuple[str, dt.date | None] | None = None
+) -> tuple[str, list[object]]:
+    """` WHERE a = ? AND ...` for the filters that are given (None: no filter), with its parameters;
+    `since` adds `column >= date`. Dates compare as ISO text, as they are stored."""
+    clauses, params = [], []
+    for column, value in equal.items():
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value.isoformat() if isinstance(value, dt.date) else value)
+    if since is not None and since[1] is not None:
+        clauses.append(f"{since[0]} >= ?")
+        params.append(since[1].isoformat())
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 def _ident(key_kind: str, key: str) -> str:
