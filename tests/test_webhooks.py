@@ -14,49 +14,13 @@ import pytest
 
 from tests.conftest import TEST_WEBHOOK_SECRET
 from tests.factories import utc
+from tests.webhook_bodies import MEETING_ID, URL, participant_event, signed_headers
 from webhooks.process import process_pending
 from zoom_homeroom.core.models import PlannedSession, StoredMeeting
 
-URL = "/webhooks/zoom"
-MEETING_ID = "85746065432"
 
-
-def signed_headers(body: bytes, *, at: dt.datetime, secret: str = TEST_WEBHOOK_SECRET) -> dict[str, str]:
-    timestamp = str(int(at.timestamp()))
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
-    return {
-        "x-zm-request-timestamp": timestamp,
-        "x-zm-signature": f"v0={digest}",
-        "content-type": "application/json",
-    }
-
-
-def participant_joined(*, name="Ada Lovelace", email="ada@students.example.org", at="2027-01-06T20:01:00Z"):
-    return {
-        "event": "meeting.participant_joined",
-        "event_ts": 1799265660000,
-        "payload": {
-            "account_id": "acc",
-            "object": {
-                "id": MEETING_ID,
-                "uuid": "4444AAAiAAAAAiAiAiiAii==",
-                "host_id": "x1",
-                "topic": "Homeroom: Mod 1",
-                "type": 8,
-                "start_time": "2027-01-06T20:00:00Z",
-                "timezone": "America/Denver",
-                "duration": 60,
-                "participant": {
-                    "user_id": "16778240",
-                    "user_name": name,
-                    "id": "",
-                    "participant_uuid": "p-1",
-                    "join_time": at,
-                    "email": email,
-                },
-            },
-        },
-    }
+def participant_joined(**fields: str) -> dict:
+    return participant_event(**fields)
 
 
 def post(client, body: dict | bytes, *, at: dt.datetime, secret: str = TEST_WEBHOOK_SECRET, headers=None):

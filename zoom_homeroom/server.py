@@ -38,9 +38,13 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
     }
 
 
+def serve(app: Any, *, host: str, port: int, workers: int) -> None:
+    """Serve a WSGI app object under gunicorn with `homeroom serve`'s settings, loaded once in the master."""
+    _Gunicorn(app, {**gunicorn_options(host, port, workers), "preload_app": True}).run()
+
+
 def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """Build the app once in the master (so configuration errors show before any fork) and serve it."""
     from . import create_app
 
-    app = create_app(settings)
-    _Gunicorn(app, {**gunicorn_options(host, port, workers), "preload_app": True}).run()
+    serve(create_app(settings), host=host, port=port, workers=workers)
