@@ -175,3 +175,19 @@ def test_trusted_proxies_must_be_a_small_number(env):
 
     with pytest.raises(ConfigError, match="HOMEROOM_TRUSTED_PROXIES: 'two' must be a whole number"):
         load_settings({**env, "HOMEROOM_TRUSTED_PROXIES": "two"})
+
+
+def test_config_check_says_which_mix_it_up_date_applies_when_calendars_differ(
+    runner, env, monkeypatch, tmp_path
+):
+    doc = calendar_doc()
+    doc["modules"][3]["week1_monday"] = "2027-01-11"  # module 4 runs a week behind the others
+    (tmp_path / "staggered.toml").write_text(calendar_toml(doc))
+    for key, value in {**env, "HOMEROOM_CONFIG": str(tmp_path / "staggered.toml")}.items():
+        monkeypatch.setenv(key, value)
+    result = runner.invoke(cli, ["config", "check"])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note: ")]
+    assert notes, result.output
+    assert any("2027-01-13" in note for note in notes)  # week 2's Mix It Up follows modules 1-3
+    assert any("4" in note for note in notes)

@@ -234,7 +234,7 @@ def _load_cohort(runtime: Runtime, data: Path, echo: Echo) -> None:
     )
     changes = roster_changes([], parsed)
     runtime.storage.apply_roster(changes, today=runtime.now().date(), now=runtime.now())
-    echo(f"\nRoster: {len(parsed)} students in 4 modules (data/roster.csv)")
+    echo(f"\nRoster: {len(parsed)} students in 4 modules ({data / 'roster.csv'})")
     for change in changes:
         echo(f"  {change.summary()}")
     answers = mixitup.import_poll(runtime, (data / "poll.csv").read_bytes(), filename="poll.csv", week=2)
@@ -247,7 +247,9 @@ def _sync_all(runtime: Runtime, echo: Echo) -> None:
         echo(f"  Mod {module}: {'; '.join(result.actions) or 'up to date'}")
         if "created" in " ".join(result.actions):
             spec_rooms = runtime.storage.meeting(result.key).spec["settings"]["breakout_room"]["rooms"]
-            echo(f"    join {result.join_url}  ({len(spec_rooms)} breakout rooms, pre-assigned by group)")
+            rooms = ", ".join(f"{room['name']} ({len(room['participants'])})" for room in spec_rooms)
+            echo(f"    join {result.join_url}")
+            echo(f"    {len(spec_rooms)} breakout rooms, pre-assigned by group: {rooms}")
 
 
 def _form_mix_it_up(runtime: Runtime, echo: Echo) -> None:
