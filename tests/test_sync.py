@@ -294,3 +294,24 @@ def test_unknown_module_is_a_clear_error(runner, runtime):
     result = runner.invoke(cli, ["sync", "--module", "9"], obj=runtime)
     assert result.exit_code == 1
     assert "module 9 is not in the calendar" in result.output
+
+
+def test_a_schedule_change_after_the_series_began_is_reported_not_patched_again_and_again(
+    synced, sandbox, sandbox_runtime, clock
+):
+    from tests.factories import CALENDAR_DOC
+
+    clock.advance(days=8)  # week 2: the series has begun
+    sessions = {**CALENDAR_DOC["sessions"], "start": "12:00"}
+    later = Runtime(
+        sandbox_runtime.settings,
+        clock=clock,
+        sleep=sandbox_runtime.sleep,
+        calendar_override=make_calendar(sessions=sessions, mix_it_up={**_mix(), "start": "12:30"}),
+    )
+    patches = sandbox.count_calls("PATCH")
+    for _ in range(2):
+        result = sync_homeroom(later, 1)
+        assert any("series has begun" in action for action in result.actions)
+    assert sandbox.count_calls("PATCH") - patches <= 1  # the agenda or rooms at most, never a loop
+    later.close()

@@ -248,6 +248,14 @@ def _update(
     dry_run: bool,
 ) -> None:
     differences = diff_meeting(spec, current)
+    if any(d.field == "schedule" for d in differences) and _series_started(spec, runtime.now()):
+        # Zoom ignores a start_time in the past, so patching a running series' schedule would repeat
+        # at every sync without effect. The new schedule applies from the next cycle's meeting.
+        result.actions.append(
+            "schedule differs from the calendar but the series has begun: left as it is in Zoom "
+            "(the next cycle's meeting follows the calendar)"
+        )
+        differences = [d for d in differences if d.field != "schedule"]
     ours_changed = stored is None or stored_spec_differs(spec, stored.spec)
     if not differences:
         if ours_changed and not dry_run:
@@ -263,6 +271,11 @@ def _update(
     result.writes += 1
     _record(runtime, spec, current, spec_body=spec.body)
     result.actions.append(f"updated: {prefix}{summaries}")
+
+
+def _series_started(spec: MeetingSpec, now: dt.datetime) -> bool:
+    first = _first_start(spec)
+    return first is not None and first <= now
 
 
 def _delete_skipped(
