@@ -24,7 +24,9 @@ def test_demo_fast_plays_a_whole_wednesday(runner, tmp_path: Path):
     assert re.search(r"Zoom sandbox:  http://127\.0\.0\.1:\d+", output)
     assert re.search(r"Service:       http://127\.0\.0\.1:\d+", output)
     assert "Mod 1: created meeting" in output
-    assert re.search(r"5 breakout rooms, pre-assigned by group: Breakout Room 1 \(\d\), Breakout Room 2", output)
+    assert re.search(
+        r"5 breakout rooms, pre-assigned by group: Breakout Room 1 \(\d\), Breakout Room 2", output
+    )
     assert "Mix It Up week 2 meeting: created meeting" in output
     assert "Homeroom week 2 Mod 1:" in output and "1 in the wrong room" in output
     assert "'iPhone (2)'" in output  # the guest with an unknown name waits for a rep
