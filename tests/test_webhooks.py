@@ -241,3 +241,20 @@ def test_missing_secret_refuses_every_delivery(env, calendar, clock):
     settings = load_settings({**env, "ZOOM_WEBHOOK_SECRET_TOKEN": ""})
     client = create_app(settings, calendar=calendar, clock=clock).test_client()
     assert post(client, participant_joined(), at=clock()).status_code == 503
+
+
+def test_unknown_meetings_are_reported_to_reps(client, storage, calendar, clock, runner, runtime):
+    from tests.dashboard_data import sign_in
+    from zoom_homeroom.cli import cli
+
+    assert post(client, participant_joined(), at=clock()).status_code == 204
+    output = runner.invoke(cli, ["attendance", "unmatched"], obj=runtime).output
+    assert f"unknown meeting {MEETING_ID}: 1 Zoom events kept" in output
+
+    from tests import dashboard_data
+
+    dashboard_data._users(storage)
+    assert sign_in(client).status_code == 302
+    html = client.get("/").get_data(as_text=True)
+    assert "Zoom events for meetings this service does not know" in html
+    assert f"<code>{MEETING_ID}</code>" in html

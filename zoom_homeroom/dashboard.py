@@ -135,6 +135,7 @@ def overview() -> ResponseReturnValue:
         mix_it_up=mix_it_up,
         waiting=waiting,
         waiting_total=sum(row["n"] for row in waiting),
+        unknown_meetings=storage.unknown_meetings(),
     )
 
 

@@ -65,6 +65,10 @@ def unmatched(runtime: Runtime, module: int | None, week: int | None) -> None:
     """List Zoom participants no rule matched to a student, with likely candidates."""
     service.refresh(runtime.storage, runtime.calendar, runtime.storage.sessions(module=module, week=week))
     rows = runtime.storage.unmatched_rows(module=module, week=week)
+    for meeting_id, count, latest in runtime.storage.unknown_meetings():
+        click.echo(
+            f"unknown meeting {meeting_id}: {count} Zoom events kept (latest {latest}); sync records it"
+        )
     if not rows:
         click.echo("no unmatched participants")
         return
