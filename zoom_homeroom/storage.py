@@ -340,12 +340,6 @@ class Storage:
         row = next(self.db.query("SELECT * FROM meetings WHERE key = ?", [key]), None)
         return _meeting(row) if row else None
 
-    def meetings_by_zoom_id(self, zoom_meeting_id: str) -> list[StoredMeeting]:
-        rows = self.db.query(
-            "SELECT * FROM meetings WHERE zoom_meeting_id = ? ORDER BY key", [zoom_meeting_id]
-        )
-        return [_meeting(row) for row in rows]
-
     def all_meetings(self) -> list[StoredMeeting]:
         return [_meeting(row) for row in self.db.query("SELECT * FROM meetings ORDER BY key")]
 
@@ -635,12 +629,6 @@ class Storage:
             sql += " AND s.start_utc < ?"
             params.append(to_utc_text(before))
         return [_session(row) for row in self.db.query(sql + " ORDER BY s.start_utc", params)]
-
-    def mark_dirty(self, session_ids: Iterable[int]) -> None:
-        with self.write():
-            self.db.conn.executemany(
-                "UPDATE sessions SET dirty = dirty + 1 WHERE id = ?", [(i,) for i in session_ids]
-            )
 
     def confirmed_matches(self) -> dict[tuple[str, str], int | None]:
         return {

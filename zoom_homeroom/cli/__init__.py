@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -92,17 +91,8 @@ def pass_runtime(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def fail(message: str) -> None:
-    """Stop with a one-line error and exit code 1."""
-    raise click.ClickException(message)
-
-
 def echo_err(message: str) -> None:
     click.echo(message, err=True)
-
-
-def stdout_is_tty() -> bool:
-    return sys.stdout.isatty()
 
 
 from . import admin, attendance, demo, mixitup, roster, sandbox, sessions, users  # noqa: E402,F401  (registers commands)
