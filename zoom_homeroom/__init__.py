@@ -7,6 +7,7 @@ import logging
 from flask import Flask, jsonify, request
 
 from .core.models import Calendar
+from .errors import HomeroomError
 from .logs import configure_logging
 from .runtime import Clock, utc_now
 from .settings import ConfigError, Settings, load_calendar, load_settings
@@ -96,7 +97,7 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_error_handlers(app: Flask) -> None:
-    from werkzeug.exceptions import HTTPException
+    from werkzeug.exceptions import HTTPException, default_exceptions
 
     def wants_json() -> bool:
         return request.path.startswith(("/api/", "/webhooks/")) or request.path == "/healthz"
@@ -106,6 +107,11 @@ def _register_error_handlers(app: Flask) -> None:
         if wants_json():
             return jsonify(error=error.name, message=error.description), error.code
         return error
+
+    @app.errorhandler(HomeroomError)
+    def user_error(error: HomeroomError):
+        # As the HTTP error of its status, so the blueprint's page (or the API's JSON) shows it.
+        return app.handle_http_exception(default_exceptions[error.http_status](" ".join(error.lines())))
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

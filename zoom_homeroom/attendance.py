@@ -14,6 +14,7 @@ from .core.attendance import Edge, Member, Override, SessionAttendance, ZoomIden
 from .core.matching import RosterIndex, normalise_email, normalise_name
 from .core.models import HOMEROOM, Calendar, SessionRecord
 from .core.times import parse_utc_text
+from .errors import HomeroomError
 from .runtime import Runtime, utc_now
 from .storage import Storage
 from .zoom import ZoomAPIError, ZoomError, ZoomNotFound
@@ -40,8 +41,8 @@ NO_INSTANCE_GRACE = dt.timedelta(hours=24)
 MAX_AUTOMATIC_BACKFILLS = 48
 
 
-class AttendanceError(Exception):
-    """A rep's or admin's request cannot be carried out; the message says why."""
+class CorrectionError(HomeroomError):
+    """A rep's or admin's correction cannot be carried out; the message says why."""
 
 
 # -- computing --------------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ def record_of(row: dict[str, Any]) -> dict[str, Any]:
 def find_session(storage: Storage, key: str) -> SessionRecord:
     session = storage.session(key)
     if session is None:
-        raise AttendanceError(f"no session {key!r} (see `homeroom attendance` for session keys)")
+        raise CorrectionError(f"no session {key!r} (see `homeroom attendance` for session keys)")
     return session
 
 
@@ -148,12 +149,12 @@ def assign_participant(
     """
     participant = storage.unmatched_participant(session.id, ident)
     if participant is None:
-        raise AttendanceError(f"no unmatched participant {ident!r} in session {session.key}")
+        raise CorrectionError(f"no unmatched participant {ident!r} in session {session.key}")
     student_id = None
     if student_email:
         student = storage.student_by_email(student_email)
         if student is None:
-            raise AttendanceError(f"no student with email {student_email!r}")
+            raise CorrectionError(f"no student with email {student_email!r}")
         student_id = student.id
     key_kind, key = _match_key(participant)
     storage.save_match(key_kind, key, student_id, set_by=set_by, now=now)
@@ -182,14 +183,14 @@ def set_override(
     """Mark a student excused or present for a session (None removes the override)."""
     student = storage.student_by_email(student_email)
     if student is None:
-        raise AttendanceError(f"no student with email {student_email!r}")
+        raise CorrectionError(f"no student with email {student_email!r}")
     if status not in (None, "excused", "present"):
-        raise AttendanceError(f"status must be excused or present, not {status!r}")
+        raise CorrectionError(f"status must be excused or present, not {status!r}")
     if status is not None and not note.strip():
-        raise AttendanceError("say why in a note (it is kept with who set it and when)")
+        raise CorrectionError("say why in a note (it is kept with who set it and when)")
     expected = {student_id for student_id, _ in storage.session_members(session.id)}
     if expected and student.id not in expected:
-        raise AttendanceError(f"{student.email} is not expected in session {session.key}")
+        raise CorrectionError(f"{student.email} is not expected in session {session.key}")
     override = Override(status, note.strip()[:500], set_by, now) if status else None
     storage.save_override(session.id, student.id, override)
 

@@ -41,6 +41,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from . import web
 from .core.models import User
+from .errors import HomeroomError
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 
 
-class PasswordError(ValueError):
+class PasswordError(HomeroomError, ValueError):
     """A password that may not be used (too short)."""
 
 

@@ -276,7 +276,7 @@ def assign(key: str) -> ResponseReturnValue:
             set_by=current_user.email,
             now=web.now(),
         )
-    except attendance.AttendanceError as error:
+    except attendance.CorrectionError as error:
         flash(f"Not assigned: {error}", "error")
     else:
         flash(f"{message}.", "ok")
@@ -302,7 +302,7 @@ def override(key: str) -> ResponseReturnValue:
             set_by=current_user.email,
             now=web.now(),
         )
-    except attendance.AttendanceError as error:
+    except attendance.CorrectionError as error:
         flash(f"Not changed: {error}.", "error")
     else:
         student = storage.student_by_email(email)

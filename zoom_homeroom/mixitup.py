@@ -20,10 +20,11 @@ from .core.meetings import mix_it_up_meeting_spec
 from .core.models import MIX_IT_UP, Calendar, PlannedSession, StoredFormation
 from .core.planning import PlanningError, mix_it_up_date, plan_sessions
 from .core.poll import PollAnswer, parse_poll
+from .errors import HomeroomError, NotFoundError
 from .exports import csv_text
 from .runtime import Runtime
 from .storage import Storage
-from .sync import SyncError, SyncResult, sync_meeting
+from .sync import SyncResult, sync_meeting
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +32,16 @@ DEFAULT_TIME_LIMIT_SECONDS = 10.0
 SHARE_FIELDS = ("group", "topic", "name", "email", "module", "program")
 
 
-class MixItUpError(Exception):
+class MixItUpError(HomeroomError):
     """A Mix It Up request cannot be carried out; the message says why and what to do."""
 
 
 def week_date(calendar: Calendar, week: int) -> dt.date:
-    """The local date of week `week`'s Mix It Up; MixItUpError for a week without one."""
+    """The local date of week `week`'s Mix It Up; NotFoundError for a week without one."""
     try:
         return mix_it_up_date(calendar, week)
     except PlanningError as error:
-        raise MixItUpError(str(error)) from None
+        raise NotFoundError(str(error)) from None
 
 
 def week_session(runtime: Runtime, week: int) -> PlannedSession:
@@ -154,31 +155,31 @@ def quality_summary(quality: Mapping[str, Any]) -> str:
     return line
 
 
+def formed_groups(storage: Storage, calendar: Calendar, week: int) -> StoredFormation:
+    """The week's stored groups; NotFoundError (saying how to form them) until they are formed."""
+    formation = storage.formation(week_date(calendar, week))
+    if formation is None:
+        raise NotFoundError(
+            f"week {week}'s groups are not formed yet: run `homeroom mixitup form --week {week}`"
+        )
+    return formation
+
+
 # -- meeting ------------------------------------------------------------------------------------------
 
 
 def sync_week(runtime: Runtime, week: int, *, dry_run: bool = False) -> SyncResult:
     """Create or update the week's Mix It Up meeting with one room per group (same rules as homeroom)."""
     day = week_date(runtime.calendar, week)
-    formation = runtime.storage.formation(day)
-    if formation is None:
-        raise MixItUpError(
-            f"week {week}'s groups are not formed yet: run `homeroom mixitup form --week {week}`"
-        )
+    formation = formed_groups(runtime.storage, runtime.calendar, week)
     emails = {student.id: student.email for student in runtime.storage.students(active_only=False)}
     groups = [(number, topic, [emails[s] for s in members]) for number, topic, members in formation.groups]
-    try:
-        spec = mix_it_up_meeting_spec(runtime.calendar, day, week, groups)
-    except PlanningError as error:
-        raise MixItUpError(str(error)) from None
+    spec = mix_it_up_meeting_spec(runtime.calendar, day, week, groups)
     session = week_session(runtime, week)
     members = [(student_id, number) for number, _, ids in formation.groups for student_id in ids]
-    try:
-        return sync_meeting(
-            runtime, spec, [session], {session.key: members}, label=f"Mix It Up week {week}", dry_run=dry_run
-        )
-    except SyncError as error:
-        raise MixItUpError(str(error)) from None
+    return sync_meeting(
+        runtime, spec, [session], {session.key: members}, label=f"Mix It Up week {week}", dry_run=dry_run
+    )
 
 
 # -- sharing ------------------------------------------------------------------------------------------
@@ -196,11 +197,7 @@ class SharedGroups:
 def shared_groups(storage: Storage, calendar: Calendar, week: int) -> SharedGroups:
     """The week's formed groups with each member's details and the meeting's join link."""
     day = week_date(calendar, week)
-    formation = storage.formation(day)
-    if formation is None:
-        raise MixItUpError(
-            f"week {week}'s groups are not formed yet: run `homeroom mixitup form --week {week}`"
-        )
+    formation = formed_groups(storage, calendar, week)
     students = {student.id: student for student in storage.students(active_only=False)}
     rows = [
         {

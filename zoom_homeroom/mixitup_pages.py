@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, Response, render_template
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
@@ -38,7 +38,7 @@ def index() -> ResponseReturnValue:
 @bp.get("/week/<int:week>")
 def week_page(week: int) -> ResponseReturnValue:
     """The week's groups, ready to share."""
-    shared = _shared_or_404(week)
+    shared = _shared(week)
     groups = [
         {"number": number, "topic": topic, "members": [row for row in shared.rows if row["group"] == number]}
         for number, topic, _ in shared.formation.groups
@@ -49,7 +49,7 @@ def week_page(week: int) -> ResponseReturnValue:
 
 @bp.get("/week/<int:week>.csv")
 def week_csv(week: int) -> Response:
-    shared = _shared_or_404(week)
+    shared = _shared(week)
     return Response(
         mixitup.share_csv(shared),
         mimetype="text/csv",
@@ -60,11 +60,9 @@ def week_csv(week: int) -> Response:
 @bp.get("/week/<int:week>.md")
 def week_markdown(week: int) -> Response:
     """Markdown for Slack, shown as text so it can be copied."""
-    return Response(mixitup.share_markdown(_shared_or_404(week)), mimetype="text/plain")
+    return Response(mixitup.share_markdown(_shared(week)), mimetype="text/plain")
 
 
-def _shared_or_404(week: int) -> mixitup.SharedGroups:
-    try:
-        return mixitup.shared_groups(web.get_storage(), web.get_calendar(), week)
-    except mixitup.MixItUpError as error:
-        abort(404, description=str(error))
+def _shared(week: int) -> mixitup.SharedGroups:
+    """The week's groups; an unknown or unformed week is a NotFoundError, which the app answers 404."""
+    return mixitup.shared_groups(web.get_storage(), web.get_calendar(), week)

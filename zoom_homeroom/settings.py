@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from .core.calendar import CalendarError, parse_calendar
 from .core.models import Calendar
+from .errors import HomeroomError
 
 DEFAULT_API_URL = "https://api.zoom.us/v2"
 DEFAULT_OAUTH_TOKEN_URL = "https://zoom.us/oauth/token"
@@ -25,12 +26,10 @@ MIN_SECRET_KEY_LENGTH = 16
 ZOOM_CREDENTIALS = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
 
 
-class ConfigError(Exception):
+class ConfigError(HomeroomError):
     """Configuration problems; `.problems` holds one line per problem."""
 
-    def __init__(self, problems: list[str]):
-        self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
+    headline = "configuration problems"
 
 
 @dataclass(frozen=True)

@@ -37,12 +37,13 @@ from .core.models import (
 )
 from .core.roster import ModuleChanges, Move
 from .core.times import parse_utc_text, to_utc_text
+from .errors import HomeroomError
 from .migrations import migrations
 
 BUSY_TIMEOUT_MS = 30_000
 
 
-class StorageError(Exception):
+class StorageError(HomeroomError):
     """The database cannot be used (unreadable file, newer schema, …)."""
 
 

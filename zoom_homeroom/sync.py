@@ -38,6 +38,7 @@ from .core.meetings import (
 from .core.models import HOMEROOM, MIX_IT_UP, PlannedSession, StoredMeeting, Student
 from .core.planning import PlanningError, next_session, plan_sessions
 from .core.times import parse_utc_text
+from .errors import HomeroomError
 from .runtime import Runtime
 from .zoom import ZoomDailyLimitExceeded, ZoomError, ZoomNotFound
 
@@ -49,7 +50,7 @@ LOCK_WAIT_SECONDS = 120
 LOCK_POLL_SECONDS = 2.0
 
 
-class SyncError(Exception):
+class SyncError(HomeroomError):
     """A sync could not finish; the message is one line saying what and why. Nothing unaccepted is stored."""
 
 

@@ -1,6 +1,7 @@
 """The `homeroom` command. One click group; each area's commands live in a module of this package.
 
-Known errors become a one-line message and a non-zero exit, never a traceback.
+A user's mistake (any `HomeroomError`) becomes its lines and exit status 1, here and nowhere else;
+never a traceback.
 """
 
 from __future__ import annotations
@@ -12,21 +13,19 @@ from typing import Any
 
 import click
 
+from ..errors import HomeroomError
 from ..runtime import Runtime
-from ..settings import ConfigError, load_settings
-from ..storage import StorageError
+from ..settings import load_settings
 
 
 class HomeroomGroup(click.Group):
-    """Turns the project's known errors into one-line messages."""
+    """Turns a user's mistake into its lines (click prints them after "Error:") and exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ConfigError as error:
-            raise click.ClickException("configuration problems:\n  " + "\n  ".join(error.problems)) from None
-        except StorageError as error:
-            raise click.ClickException(str(error)) from None
+        except HomeroomError as error:
+            raise click.ClickException("\n".join(error.lines())) from None
 
 
 @click.group(cls=HomeroomGroup)

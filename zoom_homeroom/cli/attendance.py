@@ -104,18 +104,15 @@ def match(
     """
     if bool(student_email) == not_student:
         raise click.UsageError("give exactly one of --student EMAIL or --not-student")
-    try:
-        session = service.find_session(runtime.storage, session_key)
-        message = service.assign_participant(
-            runtime.storage,
-            session=session,
-            ident=ident,
-            student_email=student_email,
-            set_by=set_by,
-            now=runtime.now(),
-        )
-    except service.AttendanceError as error:
-        raise click.ClickException(str(error)) from None
+    session = service.find_session(runtime.storage, session_key)
+    message = service.assign_participant(
+        runtime.storage,
+        session=session,
+        ident=ident,
+        student_email=student_email,
+        set_by=set_by,
+        now=runtime.now(),
+    )
     service.refresh(runtime.storage, runtime.calendar)
     click.echo(message)
 
@@ -128,19 +125,16 @@ def _override_command(name: str, status: str | None, help_text: str):
     @click.option("--by", "set_by", default=CLI_USER, show_default=True, help="Who decided.")
     @pass_runtime
     def command(runtime: Runtime, session_key: str, email: str, note: str, set_by: str) -> None:
-        try:
-            session = service.find_session(runtime.storage, session_key)
-            service.set_override(
-                runtime.storage,
-                session=session,
-                student_email=email,
-                status=status,
-                note=note,
-                set_by=set_by,
-                now=runtime.now(),
-            )
-        except service.AttendanceError as error:
-            raise click.ClickException(str(error)) from None
+        session = service.find_session(runtime.storage, session_key)
+        service.set_override(
+            runtime.storage,
+            session=session,
+            student_email=email,
+            status=status,
+            note=note,
+            set_by=set_by,
+            now=runtime.now(),
+        )
         click.echo(f"{email}: {status or 'computed status restored'} for {session_key}")
 
     return command

@@ -56,5 +56,3 @@ def demo(fast: bool, port: int, sandbox_port: int, data_dir: Path, speed: float)
         raise click.ClickException(
             f"cannot start the demo: {error.strerror or error} (try --port 0)"
         ) from None
-    except RuntimeError as error:
-        raise click.ClickException(str(error)) from None

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from .. import mixitup as service
-from ..core.poll import PollError
 from ..exports import table_text
 from ..runtime import Runtime
 from . import cli, pass_runtime
@@ -23,26 +22,13 @@ def mixitup() -> None:
     """Mix It Up: groups mixed across modules, each around a topic from the Slack poll."""
 
 
-def _fail(error: Exception) -> None:
-    raise click.ClickException(str(error)) from None
-
-
 @mixitup.command("import-poll")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @WEEK
 @pass_runtime
 def import_poll(runtime: Runtime, file: Path, week: int) -> None:
     """Import the poll export FILE (columns email,topic[,rank]) for a week, replacing its answers."""
-    try:
-        answers = service.import_poll(runtime, file.read_bytes(), filename=file.name, week=week)
-    except PollError as error:
-        for problem in error.problems:
-            click.echo(problem, err=True)
-        raise click.ClickException(
-            f"{file.name}: {len(error.problems)} problem(s); nothing was imported"
-        ) from None
-    except service.MixItUpError as error:
-        _fail(error)
+    answers = service.import_poll(runtime, file.read_bytes(), filename=file.name, week=week)
     students = len({answer.student_id for answer in answers})
     topics: dict[str, int] = {}
     for answer in answers:
@@ -67,10 +53,7 @@ def import_poll(runtime: Runtime, file: Path, week: int) -> None:
 @pass_runtime
 def form(runtime: Runtime, week: int, seed: int | None, time_limit: float, as_json: bool) -> None:
     """Form the week's groups from every active student (replaces any earlier groups of that week)."""
-    try:
-        formation, used_seed = service.form(runtime, week, seed=seed, time_limit_seconds=time_limit)
-    except service.MixItUpError as error:
-        _fail(error)
+    formation, used_seed = service.form(runtime, week, seed=seed, time_limit_seconds=time_limit)
     emails = {student.id: student.email for student in runtime.storage.students(active_only=False)}
     groups = [
         {"number": g.number, "topic": g.topic, "members": [emails[s] for s in g.members]}
@@ -95,10 +78,7 @@ def form(runtime: Runtime, week: int, seed: int | None, time_limit: float, as_js
 @pass_runtime
 def sync(runtime: Runtime, week: int, dry_run: bool) -> None:
     """Create or update the week's Mix It Up meeting, one breakout room per group."""
-    try:
-        result = service.sync_week(runtime, week, dry_run=dry_run)
-    except service.MixItUpError as error:
-        _fail(error)
+    result = service.sync_week(runtime, week, dry_run=dry_run)
     click.echo(f"Mix It Up week {week}: {'; '.join(result.actions) or 'up to date'}")
     if result.join_url and not dry_run:
         click.echo(f"  join: {result.join_url}")
@@ -117,10 +97,7 @@ def sync(runtime: Runtime, week: int, dry_run: bool) -> None:
 @pass_runtime
 def show(runtime: Runtime, week: int, fmt: str) -> None:
     """Print the week's groups (Markdown is ready to paste into Slack)."""
-    try:
-        shared = service.shared_groups(runtime.storage, runtime.calendar, week)
-    except service.MixItUpError as error:
-        _fail(error)
+    shared = service.shared_groups(runtime.storage, runtime.calendar, week)
     if fmt == "csv":
         click.echo(service.share_csv(shared), nl=False)
     elif fmt == "markdown":
@@ -134,8 +111,5 @@ def show(runtime: Runtime, week: int, fmt: str) -> None:
 @pass_runtime
 def announce(runtime: Runtime, week: int) -> None:
     """Post the week's groups to Slack (SLACK_WEBHOOK_URL)."""
-    try:
-        service.announce(runtime, week)
-    except service.MixItUpError as error:
-        _fail(error)
+    service.announce(runtime, week)
     click.echo(f"posted week {week}'s groups to Slack")

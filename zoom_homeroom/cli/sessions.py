@@ -27,10 +27,7 @@ def plan(runtime: Runtime, module: int | None, as_json: bool) -> None:
     Reads only the calendar, the roster and what the last sync stored: it never calls Zoom.
     """
     modules = [module] if module is not None else list(runtime.calendar.module_numbers)
-    try:
-        plans = [_module_plan(runtime, number) for number in modules]
-    except SyncError as error:
-        raise click.ClickException(str(error)) from None
+    plans = [_module_plan(runtime, number) for number in modules]
     if as_json:
         click.echo(json.dumps({"modules": plans}, indent=2))
         return

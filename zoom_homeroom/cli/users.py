@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..auth import PasswordError, hash_password, hash_token, new_token
+from ..auth import hash_password, hash_token, new_token
 from ..core.models import ROLES
 from ..core.times import to_utc_text
 from ..exports import table_text
@@ -39,10 +39,7 @@ def add_user(runtime: Runtime, email: str, role: str, password_stdin: bool) -> N
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        password_hash = hash_password(password)
-    except PasswordError as error:
-        raise click.ClickException(str(error)) from None
+    password_hash = hash_password(password)
     created = runtime.storage.save_user(email, role, password_hash, now=runtime.now())
     click.echo(f"{'added' if created else 'updated'} {role} {email}")
 

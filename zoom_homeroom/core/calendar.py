@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import HomeroomError
 from .models import (
     AttendanceConfig,
     Calendar,
@@ -39,12 +40,8 @@ _SCHEDULER_KEYS = {
 }
 
 
-class CalendarError(ValueError):
+class CalendarError(HomeroomError, ValueError):
     """The calendar has problems; `.problems` lists each one as a line."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("; ".join(problems))
 
 
 class _Problems:

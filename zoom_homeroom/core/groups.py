@@ -43,6 +43,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
+from .errors import HomeroomError
 from .models import Student
 
 OPEN_TOPIC = "Open topic"
@@ -68,7 +69,7 @@ Kind = tuple[int, str]  # (module, program)
 Expr = Any  # a CP-SAT linear expression (or a plain int)
 
 
-class FormationError(ValueError):
+class FormationError(HomeroomError, ValueError):
     """The input cannot be formed into groups; the message says why and what would fix it."""
 
 

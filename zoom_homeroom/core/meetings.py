@@ -65,10 +65,6 @@ ZOOM_LIMITS = ZoomLimits()
 class MeetingLimitError(PlanningError):
     """A meeting would exceed one or more of Zoom's limits; `.problems` has one line each."""
 
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("; ".join(problems))
-
 
 @dataclass(frozen=True)
 class Occurrence:

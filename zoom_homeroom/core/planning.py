@@ -18,12 +18,13 @@ from collections.abc import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 from .calendar import WEEKDAYS, session_date
+from .errors import HomeroomError
 from .models import HOMEROOM, MIX_IT_UP, SESSION_KINDS, Calendar, ModuleConfig, PlannedSession, SessionKind
 
 UTC = dt.UTC
 
 
-class PlanningError(ValueError):
+class PlanningError(HomeroomError, ValueError):
     """The request cannot be planned (unknown module or kind, a week that is not a Mix It Up week, ...)."""
 
 

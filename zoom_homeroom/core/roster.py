@@ -12,6 +12,7 @@ import re
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from .errors import HomeroomError
 from .models import Student
 
 REQUIRED_COLUMNS = ("name", "email", "module", "program", "group")
@@ -24,12 +25,15 @@ MAX_ALIASES = 20
 _EMAIL = re.compile(r"^[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[^@\s,;<>\"'.]+$")
 
 
-class CsvProblems(ValueError):
-    """Problems found in a CSV file; `.problems` holds one line each, with file and line number."""
+class CsvProblems(HomeroomError, ValueError):
+    """Problems found in a CSV file; `.problems` holds one line each, with file and line number.
 
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__(f"{len(problems)} problem(s): " + "; ".join(problems[:3]))
+    Nothing of the file is applied when there is any problem, which the headline says.
+    """
+
+    @property
+    def headline(self) -> str:
+        return f"{len(self.problems)} problem(s); nothing was imported"
 
 
 class RosterError(CsvProblems):

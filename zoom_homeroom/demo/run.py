@@ -23,6 +23,7 @@ from .. import attendance, jobs, mixitup
 from ..core.models import HOMEROOM, Calendar
 from ..core.planning import plan_sessions
 from ..core.roster import parse_roster, roster_changes
+from ..errors import HomeroomError
 from ..runtime import Runtime
 from ..settings import Settings, load_calendar
 from ..sync import sync_homeroom
@@ -189,7 +190,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> None:
 def _fresh_data_dir(path: Path) -> Path:
     if path.exists():
         if not (path / "homeroom.toml").is_file() and any(path.iterdir()):
-            raise RuntimeError(f"{path} exists and is not a demo folder; pass another --data-dir")
+            raise HomeroomError(f"{path} exists and is not a demo folder; pass another --data-dir")
         shutil.rmtree(path)
     path.mkdir(parents=True)
     return path.resolve()
