@@ -7,7 +7,7 @@
     ├── CsvProblems > RosterError, PollError                    core/roster.py, core/poll.py
     ├── PlanningError > MeetingLimitError                       core/planning.py, core/meetings.py
     ├── FormationError                                          core/groups.py
-    ├── StorageError: the database cannot be used               storage.py
+    ├── StorageError: the database cannot be used               storage/db.py
     ├── SyncError                                               sync.py
     ├── CorrectionError: a rep's correction cannot be made      attendance.py
     ├── MixItUpError                                            mixitup.py

@@ -1,0 +1,280 @@
+"""Attendance and its evidence: presence edges, the computed records and unmatched participants, and
+reps' corrections (remembered matches, overrides). A session's `dirty` count says it must be recomputed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+
+from ..core.attendance import Edge, Override, SessionAttendance, ZoomIdentity
+from ..core.models import SessionRecord
+from ..core.times import parse_utc_text, to_utc_text
+from .db import Connection, where
+from .sessions import SESSION_SELECT, session_record
+
+
+class AttendanceStore(Connection):
+    """Presence, attendance and corrections."""
+
+    # -- presence ---------------------------------------------------------------------------------
+
+    def add_presence(self, session_id: int, edges: Iterable[Edge]) -> int:
+        """Store join/leave edges (duplicates ignored) and mark the session for recomputation."""
+        rows = [
+            (
+                session_id,
+                edge.source,
+                edge.connection,
+                edge.room,
+                edge.kind,
+                to_utc_text(edge.at),
+                edge.identity.name,
+                edge.identity.email,
+                edge.identity.zoom_user_id,
+            )
+            for edge in edges
+        ]
+        with self.write(savepoint=False):
+            before = self.db.conn.total_changes
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO presence (session_id, source, connection, room, edge, at, name, "
+                "email, zoom_user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            added = self.db.conn.total_changes - before
+            if added:
+                self.db.execute("UPDATE sessions SET dirty = 1 WHERE id = ? AND dirty = 0", [session_id])
+        return added
+
+    def has_presence(self, session_id: int) -> bool:
+        return (
+            self.db.execute("SELECT 1 FROM presence WHERE session_id = ? LIMIT 1", [session_id]).fetchone()
+            is not None
+        )
+
+    def presence(self, session_id: int) -> list[Edge]:
+        return [
+            Edge(
+                connection=row["connection"],
+                source=row["source"],
+                room=row["room"],
+                kind=row["edge"],
+                at=parse_utc_text(row["at"]),
+                identity=ZoomIdentity(name=row["name"], email=row["email"], zoom_user_id=row["zoom_user_id"]),
+            )
+            for row in self.db.query(
+                "SELECT * FROM presence WHERE session_id = ? ORDER BY at, id", [session_id]
+            )
+        ]
+
+    # -- attendance ---------------------------------------------------------------------------------
+
+    def dirty_sessions(self, *, before: dt.datetime | None = None) -> list[SessionRecord]:
+        """Sessions whose attendance must be recomputed (optionally only those started before)."""
+        sql = SESSION_SELECT + " WHERE s.dirty > 0"
+        params: list[object] = []
+        if before is not None:
+            sql += " AND s.start_utc < ?"
+            params.append(to_utc_text(before))
+        return [session_record(row) for row in self.db.query(sql + " ORDER BY s.start_utc", params)]
+
+    def confirmed_matches(self) -> dict[tuple[str, str], int | None]:
+        return {
+            (row["key_kind"], row["key"]): row["student_id"]
+            for row in self.db.query("SELECT key_kind, key, student_id FROM participant_matches")
+        }
+
+    def save_match(
+        self, key_kind: str, key: str, student_id: int | None, *, set_by: str, now: dt.datetime
+    ) -> None:
+        """Remember a rep's decision for a Zoom identity; sessions where it appeared are recomputed."""
+        with self.write():
+            self.db.execute(
+                "INSERT INTO participant_matches (key_kind, key, student_id, set_by, set_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (key_kind, key) DO UPDATE SET student_id = excluded.student_id, "
+                "set_by = excluded.set_by, set_at = excluded.set_at",
+                [key_kind, key, student_id, set_by, to_utc_text(now)],
+            )
+            # Recompute (lazily) the sessions where this identity appeared: listed as unmatched there, or
+            # seen under this Zoom user id or email (a mapping may move stays between students).
+            self.db.execute(
+                "UPDATE sessions SET dirty = dirty + 1 WHERE id IN ("
+                "SELECT session_id FROM unmatched_participants WHERE ident = ? "
+                "UNION SELECT session_id FROM presence WHERE (? = 'zoom_user_id' AND zoom_user_id = ?) "
+                "OR (? = 'email' AND email = ?))",
+                [_ident(key_kind, key), key_kind, key, key_kind, key],
+            )
+
+    def overrides(self, session_id: int) -> dict[int, Override]:
+        return {
+            row["student_id"]: Override(
+                status=row["status"],
+                note=row["note"],
+                set_by=row["set_by"],
+                set_at=parse_utc_text(row["set_at"]),
+            )
+            for row in self.db.query("SELECT * FROM overrides WHERE session_id = ?", [session_id])
+        }
+
+    def save_override(self, session_id: int, student_id: int, override: Override | None) -> None:
+        """Set (or, with None, remove) a rep's override for one student and session."""
+        with self.write():
+            if override is None:
+                self.db.execute(
+                    "DELETE FROM overrides WHERE session_id = ? AND student_id = ?", [session_id, student_id]
+                )
+            else:
+                self.db.execute(
+                    "INSERT INTO overrides (session_id, student_id, status, note, set_by, set_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, student_id) DO UPDATE SET "
+                    "status = excluded.status, note = excluded.note, set_by = excluded.set_by, "
+                    "set_at = excluded.set_at",
+                    [
+                        session_id,
+                        student_id,
+                        override.status,
+                        override.note,
+                        override.set_by,
+                        to_utc_text(override.set_at),
+                    ],
+                )
+            self.db.execute("UPDATE sessions SET dirty = dirty + 1 WHERE id = ?", [session_id])
+
+    def save_attendance(self, session_id: int, result: SessionAttendance, *, seen_dirty: int) -> None:
+        """Replace a session's computed attendance; `seen_dirty` is the dirty count it was computed at."""
+        with self.write():
+            self.db.execute("DELETE FROM attendance WHERE session_id = ?", [session_id])
+            self.db.conn.executemany(
+                "INSERT INTO attendance (session_id, student_id, group_number, status, computed_status, minutes, "
+                "first_join, last_leave, in_assigned_room) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        session_id,
+                        r.student_id,
+                        r.group,
+                        r.status,
+                        r.computed_status,
+                        r.minutes,
+                        to_utc_text(r.first_join) if r.first_join else None,
+                        to_utc_text(r.last_leave) if r.last_leave else None,
+                        None if r.in_assigned_room is None else int(r.in_assigned_room),
+                    )
+                    for r in result.records
+                ],
+            )
+            self.db.execute("DELETE FROM unmatched_participants WHERE session_id = ?", [session_id])
+            self.db.conn.executemany(
+                "INSERT INTO unmatched_participants (session_id, ident, name, email, zoom_user_id, minutes, "
+                "first_join, candidates, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        session_id,
+                        u.ident,
+                        u.identity.name,
+                        u.identity.email,
+                        u.identity.zoom_user_id,
+                        u.minutes,
+                        to_utc_text(u.first_join) if u.first_join else None,
+                        json.dumps(list(u.candidates)),
+                        u.reason,
+                    )
+                    for u in result.unmatched
+                ],
+            )
+            self.db.execute(
+                "UPDATE sessions SET dirty = max(dirty - ?, 0) WHERE id = ?", [seen_dirty, session_id]
+            )
+
+    def dirty_count(self, session_id: int) -> int:
+        row = next(self.db.query("SELECT dirty FROM sessions WHERE id = ?", [session_id]), None)
+        return row["dirty"] if row else 0
+
+    def attendance_rows(
+        self,
+        *,
+        module: int | None = None,
+        week: int | None = None,
+        kind: str | None = None,
+        session_id: int | None = None,
+        student_id: int | None = None,
+        since: dt.date | None = None,
+        date: dt.date | None = None,
+    ) -> list[dict]:
+        """Computed attendance joined with its student and session, ordered by session, group, name."""
+        clause, params = where(
+            {
+                "s.module": module,
+                "s.week": week,
+                "s.kind": kind,
+                "s.id": session_id,
+                "a.student_id": student_id,
+                "s.date": date,
+            },
+            since=("s.date", since),
+        )
+        sql = (
+            "SELECT st.id AS student_id, st.email, st.name, st.program, st.module AS student_module, "
+            "s.id AS session_id, s.key AS session_key, s.module, a.group_number AS 'group', s.week, s.date, "
+            "s.kind, s.state, a.status, a.computed_status, a.minutes, a.first_join, a.last_leave, "
+            "a.in_assigned_room, o.note AS override_note, o.set_by AS override_by, o.set_at AS override_at "
+            "FROM attendance a JOIN sessions s ON s.id = a.session_id JOIN students st ON st.id = a.student_id "
+            "LEFT JOIN overrides o ON o.session_id = a.session_id AND o.student_id = a.student_id"
+        ) + clause
+        sql += " ORDER BY s.start_utc, s.module, a.group_number, st.name, st.id"
+        rows = [dict(row) for row in self.db.query(sql, params)]
+        for row in rows:
+            if row["in_assigned_room"] is not None:
+                row["in_assigned_room"] = bool(row["in_assigned_room"])
+        return rows
+
+    def unmatched_rows(
+        self, *, module: int | None = None, week: int | None = None, session_id: int | None = None
+    ) -> list[dict]:
+        """Unmatched participants with their session, newest session first."""
+        clause, params = where({"s.module": module, "s.week": week, "s.id": session_id})
+        sql = (
+            "SELECT u.*, s.key AS session_key, s.module, s.week, s.date, s.kind FROM unmatched_participants u "
+            "JOIN sessions s ON s.id = u.session_id"
+        ) + clause
+        rows = [dict(row) for row in self.db.query(sql + " ORDER BY s.start_utc DESC, u.first_join", params)]
+        for row in rows:
+            row["candidates"] = json.loads(row["candidates"])
+        return rows
+
+    def unmatched_participant(self, session_id: int, ident: str) -> dict | None:
+        rows = [r for r in self.unmatched_rows(session_id=session_id) if r["ident"] == ident]
+        return rows[0] if rows else None
+
+    def status_counts(
+        self, *, kind: str, started_before: dt.datetime, since: dt.date | None = None
+    ) -> list[dict]:
+        """Attendance records per (module, week, status) of one kind's sessions that have started
+        (and, with `since`, that are on or after that date: the current cycle)."""
+        return [
+            dict(row)
+            for row in self.db.query(
+                "SELECT s.module, s.week, a.status, count(*) AS n FROM attendance a "
+                "JOIN sessions s ON s.id = a.session_id WHERE s.kind = ? AND s.start_utc <= ? AND s.date >= ? "
+                "GROUP BY s.module, s.week, a.status ORDER BY s.module, s.week",
+                [kind, to_utc_text(started_before), (since or dt.date.min).isoformat()],
+            )
+        ]
+
+    def unmatched_counts(self) -> list[dict]:
+        """Sessions with unmatched participants waiting for a rep, newest first, with how many."""
+        return [
+            dict(row)
+            for row in self.db.query(
+                "SELECT s.key AS session_key, s.kind, s.module, s.week, s.date, count(*) AS n "
+                "FROM unmatched_participants u JOIN sessions s ON s.id = u.session_id "
+                "GROUP BY s.id ORDER BY s.start_utc DESC, s.module"
+            )
+        ]
+
+
+def _ident(key_kind: str, key: str) -> str:
+    """The unmatched-participant key of a mapping (the format of core.matching.identity_key)."""
+    prefix = {"zoom_user_id": "user", "email": "email", "name": "name"}[key_kind]
+    return f"{prefix}:{key}"

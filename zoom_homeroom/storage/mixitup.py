@@ -1,0 +1,105 @@
+"""Mix It Up: a week's poll answers and its formed groups, keyed by the Mix It Up date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+
+from ..core.models import StoredFormation
+from ..core.times import parse_utc_text, to_utc_text
+from .db import Connection
+
+
+class MixItUpStore(Connection):
+    """Poll answers and formations."""
+
+    def mixitup_members(self, miu_date: dt.date) -> list[tuple[int, int]]:
+        """(student id, group number) of the formed Mix It Up groups of that date."""
+        return [
+            (row["student_id"], row["number"])
+            for row in self.db.query(
+                "SELECT student_id, number FROM mixitup_members WHERE miu_date = ? ORDER BY number, student_id",
+                [miu_date.isoformat()],
+            )
+        ]
+
+    def replace_poll_answers(
+        self, miu_date: dt.date, week: int, answers: Iterable[tuple[int, str, int]]
+    ) -> int:
+        """Replace that Mix It Up's poll answers with (student id, topic, rank) rows; returns the count."""
+        day = miu_date.isoformat()
+        rows = [
+            {"miu_date": day, "week": week, "student_id": student_id, "topic": topic, "rank": rank}
+            for student_id, topic, rank in answers
+        ]
+        with self.write():
+            self.db["poll_answers"].delete_where("miu_date = ?", [day])
+            self.db["poll_answers"].insert_all(rows)
+        return len(rows)
+
+    def poll_answers(self, miu_date: dt.date) -> dict[int, list[str]]:
+        """Student id -> topics, first choice first."""
+        answers: dict[int, list[str]] = {}
+        for row in self.db.query(
+            "SELECT student_id, topic FROM poll_answers WHERE miu_date = ? ORDER BY student_id, rank",
+            [miu_date.isoformat()],
+        ):
+            answers.setdefault(row["student_id"], []).append(row["topic"])
+        return answers
+
+    def save_formation(
+        self,
+        miu_date: dt.date,
+        week: int,
+        *,
+        seed: int,
+        quality: dict,
+        groups: Iterable[tuple[int, str, Iterable[int]]],
+        now: dt.datetime,
+    ) -> None:
+        """Replace that Mix It Up's groups with a new formation."""
+        day = miu_date.isoformat()
+        with self.write():
+            # Its groups and members go with it (ON DELETE CASCADE).
+            self.db["mixitup_formations"].delete_where("miu_date = ?", [day])
+            self.db["mixitup_formations"].insert(
+                {
+                    "miu_date": day,
+                    "week": week,
+                    "seed": seed,
+                    "quality": json.dumps(quality, sort_keys=True),
+                    "formed_at": to_utc_text(now),
+                }
+            )
+            for number, topic, members in groups:
+                self.db["mixitup_groups"].insert({"miu_date": day, "number": number, "topic": topic})
+                self.db["mixitup_members"].insert_all(
+                    {"miu_date": day, "number": number, "student_id": student_id} for student_id in members
+                )
+
+    def formation(self, miu_date: dt.date) -> StoredFormation | None:
+        day = miu_date.isoformat()
+        row = next(self.db.query("SELECT * FROM mixitup_formations WHERE miu_date = ?", [day]), None)
+        if row is None:
+            return None
+        members: dict[int, list[int]] = {}
+        for member in self.db.query(
+            "SELECT number, student_id FROM mixitup_members WHERE miu_date = ? ORDER BY number, student_id",
+            [day],
+        ):
+            members.setdefault(member["number"], []).append(member["student_id"])
+        groups = tuple(
+            (group["number"], group["topic"], tuple(members.get(group["number"], ())))
+            for group in self.db.query(
+                "SELECT * FROM mixitup_groups WHERE miu_date = ? ORDER BY number", [day]
+            )
+        )
+        return StoredFormation(
+            miu_date=miu_date,
+            week=row["week"],
+            seed=row["seed"],
+            quality=json.loads(row["quality"]),
+            formed_at=parse_utc_text(row["formed_at"]),
+            groups=groups,
+        )
