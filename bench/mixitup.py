@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from zoom_homeroom.core.groups import (  # noqa: E402
+from zoom_homeroom.core.formation import (  # noqa: E402
     OPEN_TOPIC,
     Formation,
     form_groups,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import make_student
-from zoom_homeroom.core.groups import (
+from zoom_homeroom.core.formation import (
     OPEN_TOPIC,
     Formation,
     FormationError,

@@ -6,7 +6,7 @@
     ├── CalendarError                                           core/calendar.py
     ├── CsvProblems > RosterError, PollError                    core/roster.py, core/poll.py
     ├── PlanningError > MeetingLimitError                       core/planning.py, core/meetings.py
-    ├── FormationError                                          core/groups.py
+    ├── FormationError                                          core/formation/problem.py
     ├── StorageError: the database cannot be used               storage/db.py
     ├── SyncError                                               sync.py
     ├── CorrectionError: a rep's correction cannot be made      attendance.py

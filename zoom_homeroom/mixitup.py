@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from .core.groups import Formation, FormationError, form_groups
+from .core.formation import Formation, FormationError, form_groups
 from .core.meetings import mix_it_up_meeting_spec
 from .core.models import MIX_IT_UP, Calendar, PlannedSession, StoredFormation
 from .core.planning import PlanningError, mix_it_up_date, plan_sessions

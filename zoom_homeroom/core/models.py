@@ -228,6 +228,15 @@ class ApiToken:
 
 
 @dataclass(frozen=True)
+class FormedGroup:
+    """One Mix It Up group: its number (1..n), its topic and its members' student ids, sorted."""
+
+    number: int
+    topic: str
+    members: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class StoredFormation:
     """A week's Mix It Up groups as formed and stored: (number, topic, student ids) per group."""
 
