@@ -3,7 +3,7 @@
     .venv/bin/python bench/bare_app.py --port 8001 [--workers 2]
 
 `POST /webhooks/zoom` reads the body and answers 204; nothing is verified, parsed or stored. It runs
-with `zoom_homeroom.server.serve`, exactly as `homeroom serve` does, so
+with `zoom_homeroom.web.server.serve`, exactly as `homeroom serve` does, so
 the difference between the two is the service's own work.
 """
 
@@ -17,7 +17,7 @@ from flask import Flask, Response, request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from zoom_homeroom.server import serve  # noqa: E402
+from zoom_homeroom.web.server import serve  # noqa: E402
 
 
 def create_bare_app() -> Flask:

@@ -25,10 +25,10 @@ from pathlib import Path
 from flask.testing import FlaskClient
 from intake_common import CALENDAR_PATH, MEETING_ID, WEBHOOK_PATH, BodyMaker, prepare_database
 
-from webhooks.process import process_in_transaction
 from webhooks.verify import verify
 from zoom_homeroom import create_app
 from zoom_homeroom.core.models import Delivery
+from zoom_homeroom.services.intake import process_in_transaction
 from zoom_homeroom.settings import Settings, load_calendar
 from zoom_homeroom.storage import Storage
 

@@ -25,12 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from zoom_homeroom import attendance, create_app  # noqa: E402
-from zoom_homeroom.auth import hash_password, hash_token  # noqa: E402
+from zoom_homeroom import create_app  # noqa: E402
 from zoom_homeroom.core.attendance import Edge, ZoomIdentity  # noqa: E402
 from zoom_homeroom.core.models import PlannedSession, StoredMeeting, Student  # noqa: E402
 from zoom_homeroom.core.planning import local_to_utc  # noqa: E402
 from zoom_homeroom.core.roster import ModuleChanges  # noqa: E402
+from zoom_homeroom.services import attendance  # noqa: E402
+from zoom_homeroom.services.users import hash_password, hash_token  # noqa: E402
 from zoom_homeroom.settings import Settings, load_calendar  # noqa: E402
 from zoom_homeroom.storage import Storage  # noqa: E402
 

@@ -68,7 +68,7 @@ class Stored:
 def process_stored(path: Path) -> tuple[int, float]:
     """Process the stored deliveries as the service does after intake (the next attendance read, or
     the scheduler's minute job); returns how many and the seconds it took."""
-    from webhooks.process import process_pending
+    from zoom_homeroom.services.intake import process_pending
     from zoom_homeroom.settings import load_calendar
     from zoom_homeroom.storage import Storage
 

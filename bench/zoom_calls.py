@@ -34,7 +34,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from zoom_homeroom import jobs, mixitup  # noqa: E402
 from zoom_homeroom.core.models import HOMEROOM, Calendar, PlannedSession, SessionRecord  # noqa: E402
 from zoom_homeroom.core.planning import plan_sessions  # noqa: E402
 from zoom_homeroom.core.roster import parse_roster, roster_changes  # noqa: E402
@@ -43,6 +42,7 @@ from zoom_homeroom.demo.run import PROMPTS, demo_calendar_toml  # noqa: E402
 from zoom_homeroom.runtime import Runtime  # noqa: E402
 from zoom_homeroom.sandbox import Participant, ZoomSandbox  # noqa: E402
 from zoom_homeroom.scheduler import PlannedJob, planned_jobs  # noqa: E402
+from zoom_homeroom.services import jobs, mixitup  # noqa: E402
 from zoom_homeroom.settings import Settings, load_calendar  # noqa: E402
 from zoom_homeroom.storage import Storage  # noqa: E402
 from zoom_homeroom.zoom import ZoomClient, make_client  # noqa: E402
@@ -480,7 +480,7 @@ def run(folder: Path, args: argparse.Namespace) -> int:
         by_week_phase: dict[tuple[int, str], Tally] = {}
         by_job: dict[str, Tally] = {}
         job_log = JobLog()
-        logger = logging.getLogger("zoom_homeroom.jobs")
+        logger = logging.getLogger("zoom_homeroom.services.jobs")
         logger.addHandler(job_log)
         logger.setLevel(logging.INFO)
         for step in timeline:

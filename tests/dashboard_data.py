@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from werkzeug.security import generate_password_hash
 
 from tests.factories import utc
-from zoom_homeroom.auth import hash_token
 from zoom_homeroom.core.attendance import Edge
 from zoom_homeroom.core.matching import ZoomIdentity, identity_key
 from zoom_homeroom.core.models import HOMEROOM, MIX_IT_UP, Calendar, PlannedSession, StoredMeeting, Student
 from zoom_homeroom.core.planning import plan_sessions
 from zoom_homeroom.core.roster import ModuleChanges, Move
+from zoom_homeroom.services.users import hash_token
 from zoom_homeroom.storage import Storage
 
 NOW = utc("2027-01-21 18:00")

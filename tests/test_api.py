@@ -9,7 +9,7 @@ import pytest
 
 from tests import dashboard_data as data
 from tests.dashboard_data import sign_in
-from zoom_homeroom.attendance import RECORD_FIELDS
+from zoom_homeroom.services.attendance import RECORD_FIELDS
 
 AUTH = {"Authorization": f"Bearer {data.TOKEN}"}
 SESSION_FIELDS = {
@@ -145,7 +145,7 @@ def test_api_works_with_a_signed_in_rep(client, dataset):
 
 
 def test_overrides_and_assignments_show_in_the_api(client, dataset, storage, calendar, clock):
-    from zoom_homeroom import attendance
+    from zoom_homeroom.services import attendance
 
     session = storage.session(dataset.week3)
     attendance.refresh(storage, calendar, [session])  # as the session page does before a rep assigns

@@ -10,12 +10,12 @@ import datetime as dt
 import pytest
 
 from tests.factories import utc
-from zoom_homeroom import attendance, jobs
 from zoom_homeroom.cli import cli
 from zoom_homeroom.core.roster import parse_roster, roster_changes
 from zoom_homeroom.runtime import Runtime
 from zoom_homeroom.sandbox import Participant
-from zoom_homeroom.sync import sync_homeroom
+from zoom_homeroom.services import attendance, backfill, jobs
+from zoom_homeroom.services.sync import sync_homeroom
 
 ROSTER = """name,email,module,program,group,aliases
 Ada Lovelace,ada@x.org,1,BE,1,
@@ -210,7 +210,7 @@ def test_backfill_agrees_with_the_webhook_record(flow, clock):
     play_session(sandbox, meeting_id, clock)
     before = records_by_email(runtime, module=1, week=1)
     clock.now = at("21:50")
-    result = attendance.backfill(runtime, runtime.storage.session("homeroom:1:2027-01-06"))
+    result = backfill.backfill(runtime, runtime.storage.session("homeroom:1:2027-01-06"))
     assert result.final, result.message
     after = records_by_email(runtime, module=1, week=1)
     assert after == before

@@ -9,8 +9,9 @@ import pytest
 from tests import dashboard_data as data
 from tests.dashboard_data import form_token, sign_in
 from zoom_homeroom import create_app
-from zoom_homeroom.auth import safe_next, verify_password
 from zoom_homeroom.cli import cli
+from zoom_homeroom.services.users import verify_password
+from zoom_homeroom.web.auth import safe_next
 
 PAGES = ["/", "/sessions/homeroom:1:2027-01-20", "/students/1", "/modules/1", "/users", "/no/such/page"]
 API_ROUTES = [

@@ -28,10 +28,10 @@ from tests.webhook_bodies import (
     signed_headers,
     store_known_session,
 )
-from webhooks.process import process_pending
-from zoom_homeroom import mixitup
 from zoom_homeroom.cli import cli
 from zoom_homeroom.core.roster import parse_roster, roster_changes
+from zoom_homeroom.services import mixitup
+from zoom_homeroom.services.intake import process_pending
 from zoom_homeroom.settings import ConfigError, load_calendar
 
 FUZZ = settings(

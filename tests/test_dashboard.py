@@ -9,8 +9,8 @@ import pytest
 from tests import dashboard_data as data
 from tests.dashboard_data import form_token, sign_in
 from tests.factories import utc
-from zoom_homeroom.charts import Bar, describe, stacked_bars
-from zoom_homeroom.dashboard import NOT_A_STUDENT, attendance_rate
+from zoom_homeroom.web.charts import Bar, describe, stacked_bars
+from zoom_homeroom.web.dashboard import NOT_A_STUDENT, attendance_rate
 
 ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
 

@@ -31,15 +31,15 @@ from tests.webhook_bodies import (
     signed_headers,
     store_known_session,
 )
-from zoom_homeroom import attendance
-from zoom_homeroom.auth import hash_token
 from zoom_homeroom.core.models import Calendar, Delivery
 from zoom_homeroom.core.roster import parse_roster, roster_changes
 from zoom_homeroom.runtime import Runtime, utc_now
 from zoom_homeroom.sandbox import Participant, ZoomSandbox
+from zoom_homeroom.services import backfill as backfill_service
+from zoom_homeroom.services.sync import SyncError, sync_homeroom
+from zoom_homeroom.services.users import hash_token
 from zoom_homeroom.settings import load_settings
 from zoom_homeroom.storage import Storage
-from zoom_homeroom.sync import SyncError, sync_homeroom
 from zoom_homeroom.zoom import ZoomAuth, ZoomClient
 
 MEETING_KEY_1 = "homeroom:1:2027-01-04"
@@ -237,8 +237,8 @@ def hold_session(runtime: Runtime, sandbox: ZoomSandbox, clock: FakeClock) -> st
     return SESSION_KEY
 
 
-def backfill(runtime: Runtime) -> attendance.BackfillResult:
-    return attendance.backfill(runtime, runtime.storage.session(SESSION_KEY))
+def backfill(runtime: Runtime) -> backfill_service.BackfillResult:
+    return backfill_service.backfill(runtime, runtime.storage.session(SESSION_KEY))
 
 
 def statuses(runtime: Runtime) -> dict[str, str]:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from zoom_homeroom import jobs
 from zoom_homeroom.cli import cli
 from zoom_homeroom.core.roster import parse_roster, roster_changes
 from zoom_homeroom.demo.cohort import poll_csv, roster_csv, sample_students
 from zoom_homeroom.runtime import Runtime
+from zoom_homeroom.services import jobs
 
 SHARED = PROJECT_ROOT.parent / "shared" / "data"
 
@@ -240,7 +240,7 @@ def test_sharing_as_csv_markdown_and_slack(runner, runtime, cohort, monkeypatch)
     class Answer:
         status_code, text = 200, "ok"
 
-    import zoom_homeroom.mixitup as mixitup_module
+    import zoom_homeroom.services.mixitup as mixitup_module
 
     monkeypatch.setattr(
         mixitup_module.requests, "post", lambda url, **kw: posted.append((url, kw)) or Answer()

@@ -10,10 +10,10 @@ import threading
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from tests.factories import make_calendar, utc
-from zoom_homeroom import jobs
 from zoom_homeroom.core.roster import parse_roster, roster_changes
 from zoom_homeroom.runtime import Runtime
 from zoom_homeroom.scheduler import _log_event, build_scheduler, planned_jobs, register_jobs
+from zoom_homeroom.services import jobs
 
 ROSTER = "name,email,module,program,group\nAda,ada@x.org,1,BE,1\nDon,don@x.org,3,FE,1\n"
 
@@ -27,14 +27,14 @@ def test_jobs_for_a_session_sync_twice_before_and_finalize_after(calendar):
     jobs_ = {job.id: job for job in planned_jobs(calendar, utc("2027-01-01 00:00"))}
     before_24h = jobs_["sync:homeroom:1:2027-01-06:24h"]
     assert before_24h.run_at == utc("2027-01-05 20:00")
-    assert (before_24h.func, before_24h.args) == ("zoom_homeroom.jobs:sync_module", (1,))
+    assert (before_24h.func, before_24h.args) == ("zoom_homeroom.services.jobs:sync_module", (1,))
     assert jobs_["sync:homeroom:1:2027-01-06:1h"].run_at == utc("2027-01-06 19:00")
     assert jobs_["finalize:homeroom:1:2027-01-06"].run_at == utc("2027-01-06 21:45")
     # Mix It Up weeks: the homeroom half ends at 13:30, and the Mix It Up meeting has its own jobs.
     assert jobs_["finalize:homeroom:1:2027-01-13"].run_at == utc("2027-01-13 21:15")
     mix = jobs_["sync:mix_it_up:2027-01-13:24h"]
     assert (mix.func, mix.args, mix.run_at) == (
-        "zoom_homeroom.jobs:sync_mix_it_up",
+        "zoom_homeroom.services.jobs:sync_mix_it_up",
         (2,),
         utc("2027-01-12 20:30"),
     )
@@ -158,7 +158,7 @@ def test_a_meeting_never_held_becomes_final_after_a_day(sandbox_runtime, clock):
 
 
 def test_automatic_backfill_gives_up_after_its_attempts(sandbox_runtime, sandbox, clock):
-    from zoom_homeroom.attendance import MAX_AUTOMATIC_BACKFILLS, due_for_backfill
+    from zoom_homeroom.services.backfill import MAX_AUTOMATIC_BACKFILLS, due_for_backfill
 
     import_roster(sandbox_runtime)
     jobs.sync_module(1, runtime=sandbox_runtime)

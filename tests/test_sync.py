@@ -13,7 +13,7 @@ from tests.factories import make_calendar, utc
 from zoom_homeroom.cli import cli
 from zoom_homeroom.core.roster import parse_roster, roster_changes
 from zoom_homeroom.runtime import Runtime
-from zoom_homeroom.sync import SyncError, homeroom_plan, sync_homeroom
+from zoom_homeroom.services.sync import SyncError, homeroom_plan, sync_homeroom
 
 DENVER = ZoneInfo("America/Denver")
 ROSTER = """name,email,module,program,group

@@ -15,8 +15,8 @@ import pytest
 from tests.conftest import TEST_WEBHOOK_SECRET
 from tests.factories import utc
 from tests.webhook_bodies import MEETING_ID, URL, participant_event, signed_headers
-from webhooks.process import process_pending
 from zoom_homeroom.core.models import PlannedSession, StoredMeeting
+from zoom_homeroom.services.intake import process_pending
 
 
 def participant_joined(**fields: str) -> dict:
@@ -213,7 +213,7 @@ def test_unknown_meeting_is_kept_reported_and_processed_once_the_meeting_is_know
 def test_a_processing_failure_keeps_the_delivery_for_a_retry_at_start_up(
     client, storage, clock, known_meeting, monkeypatch, settings, calendar
 ):
-    import webhooks.process as process_module
+    import zoom_homeroom.services.intake as process_module
     from zoom_homeroom import create_app
 
     def broken(*args, **kwargs):

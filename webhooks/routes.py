@@ -16,11 +16,11 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from zoom_homeroom import web
+from zoom_homeroom.core.events import meeting_id_of
 from zoom_homeroom.core.models import Delivery
+from zoom_homeroom.web import context as web
 
 from . import bp
-from .events import meeting_id_of
 from .verify import VerificationError, url_validation_answer, verify
 
 log = logging.getLogger(__name__)

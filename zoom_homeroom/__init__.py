@@ -1,121 +1,23 @@
-"""zoom-homeroom: weekly Homeroom sessions on Zoom, with breakout rooms and attendance."""
+"""zoom-homeroom: weekly Homeroom sessions on Zoom, with breakout rooms and attendance.
+
+`create_app` (the web app factory, `gunicorn 'zoom_homeroom:create_app()'`) is loaded on first use,
+so the `homeroom` command and the scheduler start without importing Flask.
+"""
 
 from __future__ import annotations
 
-import logging
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, jsonify, request
-
-from .core.models import Calendar
-from .errors import HomeroomError
-from .logs import configure_logging
-from .runtime import Clock, utc_now
-from .settings import ConfigError, Settings, load_calendar, load_settings
-from .storage import Storage
+if TYPE_CHECKING:
+    from .web.app import create_app
 
 __all__ = ["create_app"]
 
-log = logging.getLogger(__name__)
 
-MAX_REQUEST_BYTES = 1024 * 1024
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        # Imported here: Flask and the blueprints load only where the web app is wanted.
+        from .web.app import create_app
 
-
-def create_app(
-    settings: Settings | None = None,
-    *,
-    calendar: Calendar | None = None,
-    clock: Clock = utc_now,
-) -> Flask:
-    """The app factory. Tests pass `Settings`; production reads the environment and `.env`.
-
-    Raises ConfigError when HOMEROOM_SECRET_KEY is missing or the calendar is invalid.
-    """
-    settings = settings or load_settings()
-    if not settings.secret_key:
-        raise ConfigError(["HOMEROOM_SECRET_KEY is not set: the web service refuses to start without it"])
-    calendar = calendar or load_calendar(settings.config_path)
-    configure_logging(settings.secrets())
-
-    app = Flask(__name__)
-    app.config.update(
-        SECRET_KEY=settings.secret_key,
-        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
-        SESSION_COOKIE_NAME="homeroom_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        # Secure is decided per request (auth.SchemeAwareSessionInterface): set when it came over HTTPS.
-        PERMANENT_SESSION_LIFETIME=12 * 60 * 60,  # a signed-in rep stays signed in for a working day
-    )
-    from . import web
-
-    web.init_app(app, settings, calendar, clock)
-    _start_up(settings, calendar, clock)
-
-    _register_blueprints(app)
-    _register_error_handlers(app)
-    if settings.trusted_proxies:
-        # Behind a reverse proxy, the client's address (sign-in throttling) and scheme (Secure
-        # cookies) come from the X-Forwarded-* headers the trusted proxies set.
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
-
-    @app.get("/healthz")
-    def healthz():
-        """Liveness and database check for load balancers."""
-        ok = web.get_storage().ping()
-        return jsonify(status="ok" if ok else "error"), 200 if ok else 503
-
-    return app
-
-
-def _start_up(settings: Settings, calendar: Calendar, clock: Clock) -> None:
-    """Migrate (under the write lock, so concurrent starters do it once) and finish any webhook
-    deliveries that were stored but not processed when the service last stopped."""
-    from webhooks.process import process_pending
-
-    storage = Storage.open(settings.database)
-    try:
-        process_pending(storage, calendar, now=clock(), retry_errors=True)
-    finally:
-        storage.close()
-
-
-def _register_blueprints(app: Flask) -> None:
-    import webhooks
-
-    from . import api, auth, dashboard, mixitup_pages
-
-    auth.init_app(app)  # sign-in, CSRF, the access guard, session cookies, security headers
-    auth.csrf.exempt(webhooks.bp)  # Zoom signs its deliveries; they carry no session or CSRF token
-    app.register_blueprint(webhooks.bp, url_prefix="/webhooks")
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(dashboard.bp)
-    app.register_blueprint(mixitup_pages.bp, url_prefix="/mix-it-up")
-    app.register_blueprint(api.bp, url_prefix="/api")
-
-
-def _register_error_handlers(app: Flask) -> None:
-    from werkzeug.exceptions import HTTPException, default_exceptions
-
-    def wants_json() -> bool:
-        return request.path.startswith(("/api/", "/webhooks/")) or request.path == "/healthz"
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        if wants_json():
-            return jsonify(error=error.name, message=error.description), error.code
-        return error
-
-    @app.errorhandler(HomeroomError)
-    def user_error(error: HomeroomError):
-        # As the HTTP error of its status, so the blueprint's page (or the API's JSON) shows it.
-        return app.handle_http_exception(default_exceptions[error.http_status](" ".join(error.lines())))
-
-    @app.errorhandler(Exception)
-    def unexpected(error: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        if wants_json():
-            return jsonify(error="Internal Server Error"), 500
-        return "Internal Server Error", 500
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,13 +8,13 @@
     ├── PlanningError > MeetingLimitError                       core/planning.py, core/meetings.py
     ├── FormationError                                          core/formation/problem.py
     ├── StorageError: the database cannot be used               storage/db.py
-    ├── SyncError                                               sync.py
-    ├── CorrectionError: a rep's correction cannot be made      attendance.py
-    ├── MixItUpError                                            mixitup.py
-    └── PasswordError                                           auth.py
+    ├── SyncError                                               services/sync.py
+    ├── CorrectionError: a rep's correction cannot be made      services/attendance.py
+    ├── MixItUpError                                            services/mixitup.py
+    └── PasswordError                                           services/users.py
 
 The CLI group turns any of them into its lines and exit status 1 (`cli/__init__.py`); the web app into
-a page or JSON with the error's status (`create_app`). The base lives in `core`, so that core's own
+a page or JSON with the error's status (`web/app.py`). The base lives in `core`, so that core's own
 errors derive from it while core imports nothing outside itself; this module is where the rest of the
 code takes it from. Errors that are not a person's to fix (`ZoomError`, a verification failure, a
 broken invariant in `core.attendance`) are not HomeroomErrors.

@@ -23,7 +23,7 @@ from .settings import load_calendar
 
 log = logging.getLogger(__name__)
 
-JOBS = "zoom_homeroom.jobs"
+JOBS = "zoom_homeroom.services.jobs"
 REFRESH_EVERY = dt.timedelta(hours=6)
 
 

@@ -58,7 +58,7 @@ def config_check(ctx: click.Context, contact_zoom: bool) -> None:
 @pass_runtime
 def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     """Run the web service (dashboard, API, webhooks) under gunicorn."""
-    from ..server import run_gunicorn
+    from ..web.server import run_gunicorn
 
     run_gunicorn(runtime.settings, host=host, port=port, workers=workers)
 
@@ -72,8 +72,8 @@ def scheduler(runtime: Runtime) -> None:
     """
     import signal
 
-    from .. import jobs
     from ..scheduler import build_scheduler
+    from ..services import jobs
 
     runtime.storage.migrate()
     jobs.share_zoom_client()

@@ -7,10 +7,11 @@ import json
 
 import click
 
-from .. import attendance as service
 from ..core.models import SESSION_KINDS
-from ..exports import csv_text, table_text
 from ..runtime import Runtime
+from ..services import attendance as service
+from ..services import backfill as backfill_service
+from ..services.exports import csv_text, table_text
 from . import cli, get_runtime, pass_runtime
 
 CLI_USER = "cli"
@@ -162,7 +163,7 @@ def backfill(runtime: Runtime, module: int | None, week: int | None, every: bool
         return
     pending = 0
     for session in sessions:
-        result = service.backfill(runtime, session)
+        result = backfill_service.backfill(runtime, session)
         pending += not result.final
         click.echo(f"{session.key}: {result.message}")
     if pending:

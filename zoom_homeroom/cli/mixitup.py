@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from .. import mixitup as service
-from ..exports import table_text
 from ..runtime import Runtime
+from ..services import mixitup as service
+from ..services.exports import table_text
 from . import cli, pass_runtime
 
 WEEK = click.option(

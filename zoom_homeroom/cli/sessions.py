@@ -11,7 +11,7 @@ from ..core.meetings import diff_meeting, stored_spec_differs
 from ..core.models import PlannedSession
 from ..core.times import to_utc_text
 from ..runtime import Runtime
-from ..sync import SyncError, homeroom_plan, sync_homeroom
+from ..services.sync import SyncError, homeroom_plan, sync_homeroom
 from . import cli, pass_runtime
 
 MODULE_OPTION = click.option("--module", "module", type=int, help="Only this module (default: every module).")

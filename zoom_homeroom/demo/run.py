@@ -19,14 +19,18 @@ from zoneinfo import ZoneInfo
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .. import attendance, jobs, mixitup
+from ..core.meetings import room_name
 from ..core.models import HOMEROOM, Calendar
 from ..core.planning import plan_sessions
 from ..core.roster import parse_roster, roster_changes
 from ..errors import HomeroomError
 from ..runtime import Runtime
+from ..sandbox import Participant, ZoomSandbox
+from ..services import attendance, jobs, mixitup
+from ..services.sync import sync_homeroom
+from ..services.users import hash_password
 from ..settings import Settings, load_calendar
-from ..sync import sync_homeroom
+from ..web.app import create_app
 from .cohort import poll_csv, roster_csv, sample_students
 from .wednesday import Action, MeetingPlan, script_day
 
@@ -112,8 +116,6 @@ late_after_minutes = 10
 
 def run_demo(options: DemoOptions, echo: Echo) -> None:
     """Run the whole demo; returns after `fast`, else serves until Ctrl-C."""
-    from ..sandbox import Participant, ZoomSandbox
-
     stop = threading.Event()
     data = _fresh_data_dir(options.data_dir)
     week1_monday = _this_monday()
@@ -218,8 +220,6 @@ def _write_prompts(data: Path) -> None:
 
 
 def _serve(settings: Settings, calendar: Calendar, clock: DemoClock, port: int) -> BaseWSGIServer:
-    from .. import create_app
-
     app = create_app(settings, calendar=calendar, clock=clock)
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
@@ -278,8 +278,6 @@ def _mix_plan(runtime: Runtime, week: int) -> MeetingPlan:
     session = runtime.storage.session(f"mix_it_up:{mixitup.week_date(runtime.calendar, week).isoformat()}")
     formation = runtime.storage.formation(session.date)
     students = {s.id: s for s in runtime.storage.students()}
-    from ..core.meetings import room_name
-
     rooms = {sid: room_name(number, topic) for number, topic, members in formation.groups for sid in members}
     return MeetingPlan(
         session.zoom_meeting_id, session.start, session.end, rooms, [students[i] for i in rooms]
@@ -353,6 +351,4 @@ def _summary(runtime: Runtime, echo: Echo) -> None:
 
 
 def _create_demo_user(runtime: Runtime) -> None:
-    from ..auth import hash_password
-
     runtime.storage.save_user(DEMO_USER, "admin", hash_password(DEMO_PASSWORD), now=runtime.now())

@@ -19,12 +19,13 @@ from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from . import attendance, web
+from ..core.models import HOMEROOM, MIX_IT_UP, STATUSES, Calendar, SessionRecord, Student
+from ..core.times import parse_utc_text
+from ..services import attendance
+from ..storage import Storage
+from . import context as web
 from .auth import error_page
 from .charts import Bar, stacked_bars
-from .core.models import HOMEROOM, MIX_IT_UP, STATUSES, Calendar, SessionRecord, Student
-from .core.times import parse_utc_text
-from .storage import Storage
 
 bp = Blueprint("dashboard", __name__)
 bp.register_error_handler(HTTPException, error_page)

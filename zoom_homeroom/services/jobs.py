@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from . import attendance
-from .runtime import Runtime
-from .settings import load_settings
+from ..runtime import Runtime
+from ..settings import load_settings
+from ..zoom import ZoomClient, make_client
+from . import backfill
+from .intake import process_pending
+from .mixitup import ensure_formed, sync_week
 from .sync import sync_homeroom
-from .zoom import ZoomClient, make_client
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,6 @@ def sync_module(module: int, *, runtime: Runtime | None = None) -> None:
 
 def sync_mix_it_up(week: int, *, runtime: Runtime | None = None) -> None:
     """Form week `week`'s Mix It Up groups if not formed yet, then sync its meeting."""
-    from .mixitup import ensure_formed, sync_week
 
     def job(runtime: Runtime) -> None:
         formed = ensure_formed(runtime, week)
@@ -87,7 +88,7 @@ def finalize_session(session_key: str, *, runtime: Runtime | None = None) -> Non
         if session.end > runtime.now():
             log.info("finalize %s: not over yet", session_key)
             return
-        result = attendance.backfill(runtime, session)
+        result = backfill.backfill(runtime, session)
         log.info("finalize %s: %s", session_key, result.message)
 
     _run(runtime, job)
@@ -97,8 +98,8 @@ def finalize_pending(*, runtime: Runtime | None = None) -> None:
     """Retry every pending session whose end (plus the configured delay) has passed."""
 
     def job(runtime: Runtime) -> None:
-        for session in attendance.due_for_backfill(runtime.storage, runtime.calendar, runtime.now()):
-            result = attendance.backfill(runtime, session)
+        for session in backfill.due_for_backfill(runtime.storage, runtime.calendar, runtime.now()):
+            result = backfill.backfill(runtime, session)
             log.info("finalize %s: %s", session.key, result.message)
 
     _run(runtime, job)
@@ -106,7 +107,6 @@ def finalize_pending(*, runtime: Runtime | None = None) -> None:
 
 def process_deliveries(*, runtime: Runtime | None = None) -> None:
     """Turn webhook deliveries stored since the last run into attendance edges (every minute)."""
-    from webhooks.process import process_pending
 
     def job(runtime: Runtime) -> None:
         done = process_pending(runtime.storage, runtime.calendar, now=runtime.now())

@@ -7,10 +7,10 @@ import threading
 
 from flask import Flask, current_app
 
-from .core.models import Calendar
-from .runtime import Clock
-from .settings import Settings
-from .storage import Storage
+from ..core.models import Calendar
+from ..runtime import Clock
+from ..settings import Settings
+from ..storage import Storage
 
 _EXTENSION = "zoom_homeroom"
 

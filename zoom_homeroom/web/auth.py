@@ -12,9 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
-import secrets
 from dataclasses import dataclass
-from functools import cache
 from urllib.parse import urlsplit
 
 from flask import (
@@ -36,17 +34,15 @@ from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
-from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response as BaseResponse
 
-from . import web
-from .core.models import User
-from .errors import HomeroomError
-from .storage import Storage
+from ..core.models import User
+from ..services.users import hash_token, verify_password
+from ..storage import Storage
+from . import context as web
 
 log = logging.getLogger(__name__)
 
-MIN_PASSWORD_LENGTH = 12
 MAX_FAILURES = 5
 FAILURE_WINDOW = dt.timedelta(minutes=15)
 # A token used again within this long is not re-stamped: no database write on every API call.
@@ -66,44 +62,6 @@ SECURITY_HEADERS = {
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
 login_manager = LoginManager()
-
-
-class PasswordError(HomeroomError, ValueError):
-    """A password that may not be used (too short)."""
-
-
-# -- passwords and tokens ----------------------------------------------------------------------------
-
-
-def hash_password(password: str) -> str:
-    """A salted scrypt hash of the password. Raises PasswordError when it is too short."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise PasswordError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
-    return generate_password_hash(password)
-
-
-def new_token() -> str:
-    """A fresh random API token (shown once, never stored)."""
-    return secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    """What is stored for a token: its sha256, hex. A random 256-bit token needs no slow hash."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-@cache
-def _dummy_hash() -> str:
-    # Checked against when the email is unknown, so a wrong email costs as long as a wrong password.
-    return generate_password_hash(secrets.token_hex(16))
-
-
-def verify_password(user: User | None, password: str) -> bool:
-    """Whether the password is the user's; takes as long for an unknown user."""
-    if user is None:
-        check_password_hash(_dummy_hash(), password)
-        return False
-    return check_password_hash(user.password_hash, password)
 
 
 # -- who is signed in ----------------------------------------------------------------------------------

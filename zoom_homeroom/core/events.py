@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from zoom_homeroom.core.attendance import ZoomIdentity
-from zoom_homeroom.core.times import parse_utc_text
+from .attendance import ZoomIdentity
+from .times import parse_utc_text
 
 PARTICIPANT_EVENTS = {
     "meeting.participant_joined": ("join", False),

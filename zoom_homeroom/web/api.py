@@ -13,10 +13,11 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from . import attendance, web
-from .core.models import SESSION_KINDS, SessionRecord
-from .core.times import to_utc_text
-from .exports import csv_text
+from ..core.models import SESSION_KINDS, SessionRecord
+from ..core.times import to_utc_text
+from ..services import attendance
+from ..services.exports import csv_text
+from . import context as web
 
 bp = Blueprint("api", __name__)
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .core.meetings import (
+from ..core.meetings import (
     MeetingSpec,
     agenda_for_week,
     diff_meeting,
@@ -35,12 +35,13 @@ from .core.meetings import (
     patch_body,
     stored_spec_differs,
 )
-from .core.models import HOMEROOM, MIX_IT_UP, PlannedSession, StoredMeeting, Student
-from .core.planning import PlanningError, next_session, plan_sessions
-from .core.times import parse_utc_text
-from .errors import HomeroomError
-from .runtime import Runtime
-from .zoom import ZoomDailyLimitExceeded, ZoomError, ZoomNotFound
+from ..core.models import HOMEROOM, MIX_IT_UP, PlannedSession, StoredMeeting, Student
+from ..core.planning import PlanningError, next_session, plan_sessions
+from ..core.times import parse_utc_text
+from ..errors import HomeroomError
+from ..runtime import Runtime
+from ..zoom import ZoomDailyLimitExceeded, ZoomError, ZoomNotFound
+from .intake import process_pending
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +205,6 @@ def _adopt_or_create(
     result.actions.append(f"{'created again' if recreating else 'created'} meeting {created['id']}{note}")
     requeued = runtime.storage.requeue_unknown_meeting_deliveries(str(created["id"]))
     if requeued:
-        from webhooks.process import process_pending
-
         process_pending(runtime.storage, runtime.calendar, now=runtime.now())
     return created
 

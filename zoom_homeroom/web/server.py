@@ -6,7 +6,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from .settings import Settings
+from ..settings import Settings
+from .app import create_app
 
 
 class _Gunicorn(BaseApplication):
@@ -45,6 +46,4 @@ def serve(app: Any, *, host: str, port: int, workers: int) -> None:
 
 def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """Build the app once in the master (so configuration errors show before any fork) and serve it."""
-    from . import create_app
-
     serve(create_app(settings), host=host, port=port, workers=workers)

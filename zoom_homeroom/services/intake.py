@@ -6,11 +6,10 @@ import datetime as dt
 import json
 import logging
 
-from zoom_homeroom.core.attendance import Edge
-from zoom_homeroom.core.models import Calendar
-from zoom_homeroom.storage import Storage
-
-from .events import EventError, MeetingEvent, ParticipantEvent, parse_event
+from ..core.attendance import Edge
+from ..core.events import EventError, MeetingEvent, ParticipantEvent, parse_event
+from ..core.models import Calendar
+from ..storage import Storage
 
 log = logging.getLogger(__name__)
 

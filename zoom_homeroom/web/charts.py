@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from .core.models import STATUSES
+from ..core.models import STATUSES
 
 HEIGHT = 150
 PLOT_TOP = 18  # room for the totals above the bars

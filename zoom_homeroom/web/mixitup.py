@@ -6,7 +6,8 @@ from flask import Blueprint, Response, render_template
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from . import mixitup, web
+from ..services import mixitup
+from . import context as web
 from .auth import error_page
 
 bp = Blueprint("mix_it_up", __name__)

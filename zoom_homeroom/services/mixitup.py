@@ -15,15 +15,15 @@ from typing import Any
 
 import requests
 
-from .core.formation import Formation, FormationError, form_groups
-from .core.meetings import mix_it_up_meeting_spec
-from .core.models import MIX_IT_UP, Calendar, PlannedSession, StoredFormation
-from .core.planning import PlanningError, mix_it_up_date, plan_sessions
-from .core.poll import PollAnswer, parse_poll
-from .errors import HomeroomError, NotFoundError
+from ..core.formation import Formation, FormationError, form_groups
+from ..core.meetings import mix_it_up_meeting_spec
+from ..core.models import MIX_IT_UP, Calendar, PlannedSession, StoredFormation
+from ..core.planning import PlanningError, mix_it_up_date, plan_sessions
+from ..core.poll import PollAnswer, parse_poll
+from ..errors import HomeroomError, NotFoundError
+from ..runtime import Runtime
+from ..storage import Storage
 from .exports import csv_text
-from .runtime import Runtime
-from .storage import Storage
 from .sync import SyncResult, sync_meeting
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,49 @@
+"""Passwords and API tokens: what is stored for them and how a sign-in or a token is checked."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from functools import cache
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..core.models import User
+from ..errors import HomeroomError
+
+MIN_PASSWORD_LENGTH = 12
+
+
+class PasswordError(HomeroomError, ValueError):
+    """A password that may not be used (too short)."""
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash of the password. Raises PasswordError when it is too short."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
+    return generate_password_hash(password)
+
+
+def new_token() -> str:
+    """A fresh random API token (shown once, never stored)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """What is stored for a token: its sha256, hex. A random 256-bit token needs no slow hash."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@cache
+def _dummy_hash() -> str:
+    # Checked against when the email is unknown, so a wrong email costs as long as a wrong password.
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    """Whether the password is the user's; takes as long for an unknown user."""
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return False
+    return check_password_hash(user.password_hash, password)
