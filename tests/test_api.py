@@ -144,27 +144,27 @@ def test_api_works_with_a_signed_in_rep(client, dataset):
     assert client.get("/api/attendance.csv").status_code == 200
 
 
-def test_overrides_and_assignments_show_in_the_api(client, dataset, storage, calendar, clock):
+def test_overrides_and_assignments_show_in_the_api(client, dataset, runtime):
     from zoom_homeroom.services import attendance
 
-    session = storage.session(dataset.week3)
-    attendance.refresh(storage, calendar, [session])  # as the session page does before a rep assigns
+    session = runtime.storage.session(dataset.week3)
+    attendance.refresh(
+        runtime.storage, runtime.calendar, [session]
+    )  # as the session page does before a rep assigns
     attendance.set_override(
-        storage,
+        runtime,
         session=session,
         student_email=dataset.email("alan"),
         status="excused",
         note="Doctor",
         set_by=data.REP,
-        now=clock(),
     )
     attendance.assign_participant(
-        storage,
+        runtime,
         session=session,
         ident=dataset.nickname_ident,
         student_email=dataset.email("katherine"),
         set_by=data.REP,
-        now=clock(),
     )
     records = get_json(client, "/api/attendance?module=1&week=3")["records"]
     statuses = {r["email"]: r["status"] for r in records}

@@ -86,7 +86,7 @@ def flow(sandbox_runtime, sandbox, live_app, clock):
 
 
 def records_by_email(runtime: Runtime, **filters) -> dict[str, dict]:
-    rows = attendance.records(runtime.storage, runtime.calendar, **filters)
+    rows = attendance.records(runtime, **filters)
     return {row["email"]: row for row in rows}
 
 
@@ -132,7 +132,7 @@ def test_scripted_session_through_signed_webhooks(flow, clock):
 def test_a_reps_match_is_remembered_and_recomputed(flow, clock, runner):
     runtime, sandbox, meeting_id = flow
     play_session(sandbox, meeting_id, clock)
-    attendance.records(runtime.storage, runtime.calendar)
+    attendance.records(runtime)
     (unmatched,) = runtime.storage.unmatched_rows()
     result = runner.invoke(
         cli,

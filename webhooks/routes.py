@@ -1,7 +1,7 @@
 """POST /webhooks/zoom: verify, store durably, answer; the event is processed right after.
 
 A 2xx answer means the delivery is on disk (`Storage.write(durable=True)`). Turning it into
-attendance (`process.process_pending`) happens outside the request: before any attendance is read,
+attendance (`services.intake.process_pending`) happens outside the request: before any attendance is read,
 every minute in the scheduler, after a sync and at start-up. Zoom waits only for the one fsync it
 needs, and a crash between storing and processing loses nothing.
 """
@@ -14,11 +14,12 @@ import json
 import logging
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from zoom_homeroom.core.events import meeting_id_of
 from zoom_homeroom.core.models import Delivery
-from zoom_homeroom.web import context as web
+from zoom_homeroom.runtime import Runtime
+from zoom_homeroom.storage import Storage
 
 from . import bp
 from .verify import VerificationError, url_validation_answer, verify
@@ -34,12 +35,14 @@ def zoom_event() -> Response | tuple[Response, int]:
     """Receive one Zoom event."""
     request.max_content_length = MAX_BODY_BYTES  # larger bodies: 413 before anything is read
     raw = request.get_data(cache=False)
-    secret = web.get_settings().zoom_webhook_secret_token
+    # webhooks/ stands beside web/, not under it: the app's Runtime comes straight from the app.
+    runtime = Runtime.of(current_app)
+    secret = runtime.settings.zoom_webhook_secret_token
     if not secret:
         log.error("webhook refused: ZOOM_WEBHOOK_SECRET_TOKEN is not set")
         return _error(503, "the webhook secret token is not configured")
-    now = web.now()
-    window = dt.timedelta(minutes=web.get_calendar().webhooks.replay_window_minutes)
+    now = runtime.now()
+    window = dt.timedelta(minutes=runtime.calendar.webhooks.replay_window_minutes)
     try:
         timestamp = verify(request.headers, raw, secret=secret, now=now, window=window)
     except VerificationError as error:
@@ -50,7 +53,7 @@ def zoom_event() -> Response | tuple[Response, int]:
         return _error(400, "the body must be a JSON object with an 'event'")
     if body["event"] == "endpoint.url_validation":
         return _url_validation(body, secret)
-    _store_and_process(raw, body, timestamp, now)
+    _store(runtime.storage, raw, body, timestamp, now)
     return Response(status=204)
 
 
@@ -73,8 +76,7 @@ def _url_validation(body: dict[str, Any], secret: str) -> Response | tuple[Respo
     return jsonify(url_validation_answer(plain, secret))
 
 
-def _store_and_process(raw: bytes, body: dict[str, Any], timestamp: int, now: dt.datetime) -> None:
-    storage = web.get_storage()
+def _store(storage: Storage, raw: bytes, body: dict[str, Any], timestamp: int, now: dt.datetime) -> None:
     delivery = Delivery(
         digest=hashlib.sha256(raw).hexdigest(),
         event=body["event"][:100],

@@ -1,6 +1,9 @@
-"""What a command, a scheduled job or the demo needs, built lazily from settings.
+"""The one service container: settings and what is built from them, for the web app, the CLI, the
+scheduler's jobs and the demo.
 
-The web app keeps its own per-thread storage (see `web.py`); everything else uses a `Runtime`.
+The calendar and the Zoom client are built on first use. Storage is per thread: `storage` is the
+connection the calling thread holds (see `StoragePool`), and the web app hands it back at the end of
+every request (`release_storage`). Entry points build a Runtime and pass it to the services.
 """
 
 from __future__ import annotations
@@ -14,12 +17,16 @@ from typing import TYPE_CHECKING
 
 from .core.models import Calendar
 from .settings import Settings, load_calendar
-from .storage import Storage
+from .storage import Storage, StoragePool
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from .zoom.client import ZoomClient
 
 Clock = Callable[[], dt.datetime]
+
+_APP_EXTENSION = "zoom_homeroom"
 
 
 def utc_now() -> dt.datetime:
@@ -36,19 +43,29 @@ class Runtime:
     sleep: Callable[[float], None] = time.sleep
     calendar_override: Calendar | None = field(default=None, repr=False)
     zoom_client: ZoomClient | None = field(default=None, repr=False)  # shared by a long-running process
+    _storages: StoragePool = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._storages = StoragePool(self.settings.database)
 
     @cached_property
     def calendar(self) -> Calendar:
         return self.calendar_override or load_calendar(self.settings.config_path)
 
-    @cached_property
+    @property
     def storage(self) -> Storage:
-        return Storage.open(self.settings.database)
+        """The calling thread's connection, opened (and the schema migrated) on first use."""
+        return self._storages.current()
+
+    def release_storage(self) -> None:
+        """Hand back the calling thread's connection: it is done with it for now."""
+        self._storages.release()
 
     @cached_property
     def zoom(self) -> ZoomClient:
         if self.zoom_client is not None:
             return self.zoom_client
+        # Imported here: requests and authlib load only for the commands and jobs that call Zoom.
         from .zoom import make_client
 
         self.settings.require_zoom()
@@ -58,5 +75,17 @@ class Runtime:
         return self.clock()
 
     def close(self) -> None:
-        if "storage" in self.__dict__:
-            self.storage.close()
+        self._storages.close()
+
+    # -- as a web app's container ---------------------------------------------------------------
+
+    def install(self, app: Flask) -> None:
+        """Make this the web app's Runtime (`Runtime.of(app)`); each request hands its connection back
+        when it ends, so a threaded server keeps open only what it serves at once."""
+        app.extensions[_APP_EXTENSION] = self
+        app.teardown_appcontext(lambda _error: self.release_storage())
+
+    @staticmethod
+    def of(app: Flask) -> Runtime:
+        """The Runtime a web app was given by `install`."""
+        return app.extensions[_APP_EXTENSION]

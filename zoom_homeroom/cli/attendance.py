@@ -48,7 +48,7 @@ def attendance(
         return
     runtime = get_runtime(ctx)
     day = date.date() if date else None
-    rows = service.records(runtime.storage, runtime.calendar, module=module, week=week, kind=kind, date=day)
+    rows = service.records(runtime, module=module, week=week, kind=kind, date=day)
     if fmt == "json":
         click.echo(json.dumps({"records": rows}, indent=2))
     elif fmt == "csv":
@@ -105,14 +105,9 @@ def match(
     """
     if bool(student_email) == not_student:
         raise click.UsageError("give exactly one of --student EMAIL or --not-student")
-    session = service.find_session(runtime.storage, session_key)
+    session = service.find_session(runtime, session_key)
     message = service.assign_participant(
-        runtime.storage,
-        session=session,
-        ident=ident,
-        student_email=student_email,
-        set_by=set_by,
-        now=runtime.now(),
+        runtime, session=session, ident=ident, student_email=student_email, set_by=set_by
     )
     service.refresh(runtime.storage, runtime.calendar)
     click.echo(message)
@@ -126,15 +121,9 @@ def _override_command(name: str, status: str | None, help_text: str):
     @click.option("--by", "set_by", default=CLI_USER, show_default=True, help="Who decided.")
     @pass_runtime
     def command(runtime: Runtime, session_key: str, email: str, note: str, set_by: str) -> None:
-        session = service.find_session(runtime.storage, session_key)
+        session = service.find_session(runtime, session_key)
         service.set_override(
-            runtime.storage,
-            session=session,
-            student_email=email,
-            status=status,
-            note=note,
-            set_by=set_by,
-            now=runtime.now(),
+            runtime, session=session, student_email=email, status=status, note=note, set_by=set_by
         )
         click.echo(f"{email}: {status or 'computed status restored'} for {session_key}")
 

@@ -97,7 +97,7 @@ def sync(runtime: Runtime, week: int, dry_run: bool) -> None:
 @pass_runtime
 def show(runtime: Runtime, week: int, fmt: str) -> None:
     """Print the week's groups (Markdown is ready to paste into Slack)."""
-    shared = service.shared_groups(runtime.storage, runtime.calendar, week)
+    shared = service.shared_groups(runtime, week)
     if fmt == "csv":
         click.echo(service.share_csv(shared), nl=False)
     elif fmt == "markdown":

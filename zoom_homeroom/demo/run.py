@@ -322,7 +322,7 @@ def _finish(runtime: Runtime, echo: Echo) -> None:
 
 
 def _summary(runtime: Runtime, echo: Echo) -> None:
-    rows = attendance.records(runtime.storage, runtime.calendar)
+    rows = attendance.records(runtime)
     echo("\nAttendance (week: present / late / partial / absent, wrong room):")
     for kind, label in (("homeroom", "Homeroom"), ("mix_it_up", "Mix It Up")):
         groups: dict[tuple, list[dict]] = {}

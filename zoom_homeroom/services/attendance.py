@@ -13,7 +13,7 @@ from ..core.attendance import Member, Override, SessionAttendance, compute_sessi
 from ..core.matching import RosterIndex, normalise_email, normalise_name
 from ..core.models import HOMEROOM, Calendar, SessionRecord
 from ..errors import HomeroomError
-from ..runtime import utc_now
+from ..runtime import Runtime, utc_now
 from ..storage import Storage
 from .intake import process_pending
 
@@ -94,8 +94,7 @@ def expected_members(storage: Storage, session: SessionRecord) -> list[Member]:
 
 
 def records(
-    storage: Storage,
-    calendar: Calendar,
+    runtime: Runtime,
     *,
     module: int | None = None,
     week: int | None = None,
@@ -106,7 +105,8 @@ def records(
 
     A week number recurs in every cycle of the calendar; `date` picks one Wednesday.
     """
-    refresh(storage, calendar, storage.sessions(kind=kind, module=module, week=week, date=date))
+    storage = runtime.storage
+    refresh(storage, runtime.calendar, storage.sessions(kind=kind, module=module, week=week, date=date))
     rows = storage.attendance_rows(module=module, week=week, kind=kind, date=date)
     return [record_of(row) for row in rows]
 
@@ -118,27 +118,23 @@ def record_of(row: dict[str, Any]) -> dict[str, Any]:
 # -- reps' corrections ------------------------------------------------------------------------------
 
 
-def find_session(storage: Storage, key: str) -> SessionRecord:
-    session = storage.session(key)
+def find_session(runtime: Runtime, key: str) -> SessionRecord:
+    """The session with this key; CorrectionError naming where to find the keys."""
+    session = runtime.storage.session(key)
     if session is None:
         raise CorrectionError(f"no session {key!r} (see `homeroom attendance` for session keys)")
     return session
 
 
 def assign_participant(
-    storage: Storage,
-    *,
-    session: SessionRecord,
-    ident: str,
-    student_email: str | None,
-    set_by: str,
-    now: dt.datetime,
+    runtime: Runtime, *, session: SessionRecord, ident: str, student_email: str | None, set_by: str
 ) -> str:
     """Tie an unmatched participant to a student (or, with None, mark them not a student).
 
     The decision is remembered for later sessions, keyed by the participant's Zoom user id when
     they have one, else their email, else their display name. Returns a sentence for the rep.
     """
+    storage = runtime.storage
     participant = storage.unmatched_participant(session.id, ident)
     if participant is None:
         raise CorrectionError(f"no unmatched participant {ident!r} in session {session.key}")
@@ -149,7 +145,7 @@ def assign_participant(
             raise CorrectionError(f"no student with email {student_email!r}")
         student_id = student.id
     key_kind, key = _match_key(participant)
-    storage.save_match(key_kind, key, student_id, set_by=set_by, now=now)
+    storage.save_match(key_kind, key, student_id, set_by=set_by, now=runtime.now())
     who = student_email if student_email else "not a student"
     return f"{participant['name'] or ident} is now {who} in every session"
 
@@ -163,16 +159,16 @@ def _match_key(participant: dict[str, Any]) -> tuple[str, str]:
 
 
 def set_override(
-    storage: Storage,
+    runtime: Runtime,
     *,
     session: SessionRecord,
     student_email: str,
     status: str | None,
     note: str,
     set_by: str,
-    now: dt.datetime,
 ) -> None:
     """Mark a student excused or present for a session (None removes the override)."""
+    storage = runtime.storage
     student = storage.student_by_email(student_email)
     if student is None:
         raise CorrectionError(f"no student with email {student_email!r}")
@@ -183,5 +179,5 @@ def set_override(
     expected = {student_id for student_id, _ in storage.session_members(session.id)}
     if expected and student.id not in expected:
         raise CorrectionError(f"{student.email} is not expected in session {session.key}")
-    override = Override(status, note.strip()[:500], set_by, now) if status else None
+    override = Override(status, note.strip()[:500], set_by, runtime.now()) if status else None
     storage.save_override(session.id, student.id, override)

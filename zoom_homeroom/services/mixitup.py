@@ -194,10 +194,11 @@ class SharedGroups:
     rows: list[dict[str, Any]]  # one per member: SHARE_FIELDS
 
 
-def shared_groups(storage: Storage, calendar: Calendar, week: int) -> SharedGroups:
+def shared_groups(runtime: Runtime, week: int) -> SharedGroups:
     """The week's formed groups with each member's details and the meeting's join link."""
-    day = week_date(calendar, week)
-    formation = formed_groups(storage, calendar, week)
+    storage = runtime.storage
+    day = week_date(runtime.calendar, week)
+    formation = formed_groups(storage, runtime.calendar, week)
     students = {student.id: student for student in storage.students(active_only=False)}
     rows = [
         {
@@ -244,7 +245,7 @@ def announce(runtime: Runtime, week: int) -> None:
     url = runtime.settings.slack_webhook_url
     if not url:
         raise MixItUpError("SLACK_WEBHOOK_URL is not set (see .env.example)")
-    text = share_markdown(shared_groups(runtime.storage, runtime.calendar, week))
+    text = share_markdown(shared_groups(runtime, week))
     try:
         response = requests.post(url, json={"text": text}, timeout=10)
     except requests.RequestException as error:

@@ -3,11 +3,12 @@ or typed rows.
 
 `Storage` is one facade over the areas, one module each (roster, sessions, deliveries, attendance,
 mixitup, users), all built on `db.Connection`: the connection, its writer queue and durable writes.
-The schema is `migrations.py`.
+The schema is `migrations.py`. `StoragePool` shares connections among the threads of a process.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from .attendance import AttendanceStore
@@ -19,7 +20,7 @@ from .roster import RosterStore
 from .sessions import SessionStore
 from .users import UserStore
 
-__all__ = ["Storage", "StorageError", "connect"]
+__all__ = ["Storage", "StorageError", "StoragePool", "connect"]
 
 
 class Storage(RosterStore, SessionStore, DeliveryStore, AttendanceStore, MixItUpStore, UserStore):
@@ -43,3 +44,59 @@ class Storage(RosterStore, SessionStore, DeliveryStore, AttendanceStore, MixItUp
     def schema_version(self) -> list[str]:
         """Names of the applied migrations, oldest first."""
         return [migration.name for migration in migrations.applied(self.db)]
+
+
+class StoragePool:
+    """Connections to one database for the threads of a process: a thread holds one while it works and
+    gives it back when done, so a threaded server has as many open as it serves requests at once.
+
+    Opening a connection costs about a millisecond (twice a durable webhook write), so connections
+    given back are kept for the next thread, up to `keep`. A process with one thread (a command, a
+    gunicorn sync worker) opens one and keeps it. The first connection applies pending migrations.
+    """
+
+    def __init__(self, path: Path | str, *, keep: int = 4):
+        self._path = path
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._idle: list[Storage] = []
+        self._opened: list[Storage] = []
+        self._held = threading.local()
+
+    def current(self) -> Storage:
+        """This thread's connection: the one it holds, else an idle one, else a new one."""
+        storage = getattr(self._held, "storage", None)
+        if storage is None:
+            storage = self._take()
+            self._held.storage = storage
+        return storage
+
+    def _take(self) -> Storage:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            first = not self._opened
+            storage = Storage.open(self._path, migrate=first)
+            self._opened.append(storage)
+            return storage
+
+    def release(self) -> None:
+        """Give this thread's connection back (kept for another thread, or closed past `keep`)."""
+        storage = getattr(self._held, "storage", None)
+        if storage is None:
+            return
+        self._held.storage = None
+        with self._lock:
+            if len(self._idle) < self._keep:
+                self._idle.append(storage)
+                return
+            self._opened.remove(storage)
+        storage.close()
+
+    def close(self) -> None:
+        """Close every connection this pool opened (when no thread uses them any more)."""
+        with self._lock:
+            opened, self._opened, self._idle = self._opened, [], []
+        for storage in opened:
+            storage.close()
+        self._held = threading.local()

@@ -17,7 +17,7 @@ from ..core.models import SESSION_KINDS, SessionRecord
 from ..core.times import to_utc_text
 from ..services import attendance
 from ..services.exports import csv_text
-from . import context as web
+from .context import get_runtime
 
 bp = Blueprint("api", __name__)
 
@@ -27,7 +27,7 @@ MAX_WEEK = 60
 @bp.get("/sessions")
 def sessions() -> ResponseReturnValue:
     """Every stored session, oldest first."""
-    return jsonify(sessions=[session_json(session) for session in web.get_storage().sessions()])
+    return jsonify(sessions=[session_json(session) for session in get_runtime().storage.sessions()])
 
 
 def session_json(session: SessionRecord) -> dict[str, Any]:
@@ -63,8 +63,7 @@ def attendance_csv() -> ResponseReturnValue:
 
 def _records() -> list[dict[str, Any]]:
     return attendance.records(
-        web.get_storage(),
-        web.get_calendar(),
+        get_runtime(),
         module=_int_param("module", 1, None),
         week=_int_param("week", 1, MAX_WEEK),
         kind=_kind_param(),

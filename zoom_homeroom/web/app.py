@@ -13,11 +13,11 @@ import webhooks
 from ..core.models import Calendar
 from ..errors import HomeroomError
 from ..logs import configure_logging
-from ..runtime import Clock, utc_now
+from ..runtime import Clock, Runtime, utc_now
 from ..services.intake import process_pending
 from ..settings import ConfigError, Settings, load_calendar, load_settings
-from ..storage import Storage
-from . import api, auth, context, dashboard, mixitup
+from . import api, auth, dashboard, mixitup
+from .context import get_runtime
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,9 @@ def create_app(
         # Secure is decided per request (auth.SchemeAwareSessionInterface): set when it came over HTTPS.
         PERMANENT_SESSION_LIFETIME=12 * 60 * 60,  # a signed-in rep stays signed in for a working day
     )
-    context.init_app(app, settings, calendar, clock)
-    _start_up(settings, calendar, clock)
+    runtime = Runtime(settings, clock=clock, calendar_override=calendar)
+    runtime.install(app)
+    _start_up(runtime)
 
     _register_blueprints(app)
     _register_error_handlers(app)
@@ -64,20 +65,21 @@ def create_app(
     @app.get("/healthz")
     def healthz():
         """Liveness and database check for load balancers."""
-        ok = context.get_storage().ping()
+        ok = get_runtime().storage.ping()
         return jsonify(status="ok" if ok else "error"), 200 if ok else 503
 
     return app
 
 
-def _start_up(settings: Settings, calendar: Calendar, clock: Clock) -> None:
+def _start_up(runtime: Runtime) -> None:
     """Migrate (under the write lock, so concurrent starters do it once) and finish any webhook
     deliveries that were stored but not processed when the service last stopped."""
-    storage = Storage.open(settings.database)
     try:
-        process_pending(storage, calendar, now=clock(), retry_errors=True)
+        process_pending(runtime.storage, runtime.calendar, now=runtime.now(), retry_errors=True)
     finally:
-        storage.close()
+        # Closed, not kept for the first request: gunicorn forks its workers after this (preload),
+        # and neither a SQLite connection nor the writer queue's lock may cross a fork.
+        runtime.close()
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -36,10 +36,11 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
+from ..core.matching import normalise_email
 from ..core.models import User
 from ..services.users import hash_token, verify_password
 from ..storage import Storage
-from . import context as web
+from .context import get_runtime
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def _load_user(session_id: str) -> DashboardUser | None:
     user_id, _, fingerprint = session_id.partition(":")
     if not user_id.isdigit():
         return None
-    user = web.get_storage().user(int(user_id))
+    user = get_runtime().storage.user(int(user_id))
     if user is None or not hmac.compare_digest(fingerprint, _fingerprint(user)):
         return None
     return DashboardUser(user)
@@ -123,11 +124,12 @@ def _load_token_client(_request: Request) -> TokenClient | None:
     token = _bearer_token()
     if token is None or not _is_api_path():
         return None
-    storage = web.get_storage()
+    runtime = get_runtime()
+    storage = runtime.storage
     record = storage.token_by_hash(hash_token(token))
     if record is None:
         return None
-    now = web.now()
+    now = runtime.now()
     if record.last_used_at is None or now - record.last_used_at >= TOKEN_TOUCH_INTERVAL:
         storage.touch_token(record.id, now=now)
     return TokenClient(record.id, record.name)
@@ -266,9 +268,10 @@ def sign_in() -> ResponseReturnValue:
         return redirect(target)
     if request.method == "GET":
         return render_template("auth/sign_in.html", next=target, email="")
-    email = request.form.get("email", "").strip().lower()
+    email = normalise_email(request.form.get("email", ""))
     password = request.form.get("password", "")
-    storage, now = web.get_storage(), web.now()
+    runtime = get_runtime()
+    storage, now = runtime.storage, runtime.now()
     keys = _failure_keys(email)
     user = storage.user_by_email(email) if email else None
     # What was typed is logged only when it is an account's email: people type passwords there too.

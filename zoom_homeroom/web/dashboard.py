@@ -23,9 +23,9 @@ from ..core.models import HOMEROOM, MIX_IT_UP, STATUSES, Calendar, SessionRecord
 from ..core.times import parse_utc_text
 from ..services import attendance
 from ..storage import Storage
-from . import context as web
 from .auth import error_page
 from .charts import Bar, stacked_bars
+from .context import get_runtime
 
 bp = Blueprint("dashboard", __name__)
 bp.register_error_handler(HTTPException, error_page)
@@ -41,7 +41,7 @@ ATTENDED = ("present", "late")
 
 @bp.app_context_processor
 def _layout_values() -> dict[str, Any]:
-    calendar = web.get_calendar()
+    calendar = get_runtime().calendar
     return {
         "nav_modules": calendar.module_numbers,
         "timezone_name": calendar.timezone.key,
@@ -52,7 +52,7 @@ def _layout_values() -> dict[str, Any]:
 
 def _local(value: dt.datetime | str) -> dt.datetime:
     moment = parse_utc_text(value) if isinstance(value, str) else value
-    return moment.astimezone(web.get_calendar().timezone)
+    return moment.astimezone(get_runtime().calendar.timezone)
 
 
 @bp.app_template_filter("local_time")
@@ -104,7 +104,8 @@ class Summary:
 @bp.get("/")
 def overview() -> ResponseReturnValue:
     """Each module's latest and next session, attendance rate and chart; unmatched people waiting."""
-    storage, calendar, now = web.get_storage(), web.get_calendar(), web.now()
+    runtime = get_runtime()
+    storage, calendar, now = runtime.storage, runtime.calendar, runtime.now()
     attendance.refresh(storage, calendar)
     cycle = _cycle_start(calendar)
     homeroom_counts = _weekly_counts(storage.status_counts(kind=HOMEROOM, started_before=now, since=cycle))
@@ -201,7 +202,8 @@ class Group:
 @bp.get("/sessions/<key>")
 def session_page(key: str) -> ResponseReturnValue:
     """A session's groups with each member's attendance, unmatched participants and the rep's forms."""
-    storage, calendar, now = web.get_storage(), web.get_calendar(), web.now()
+    runtime = get_runtime()
+    storage, calendar, now = runtime.storage, runtime.calendar, runtime.now()
     session = _session_or_404(storage, key)
     attendance.refresh(storage, calendar, [session])
     rows = storage.attendance_rows(session_id=session.id) or _expected(storage, session)
@@ -265,17 +267,16 @@ def _with_candidates(storage: Storage, row: dict) -> dict:
 @bp.post("/sessions/<key>/assign")
 def assign(key: str) -> ResponseReturnValue:
     """Tie an unmatched participant to a student, or mark them not a student."""
-    storage = web.get_storage()
-    session = _session_or_404(storage, key)
+    runtime = get_runtime()
+    session = _session_or_404(runtime.storage, key)
     ident, choice = _required("ident"), _required("student")
     try:
         message = attendance.assign_participant(
-            storage,
+            runtime,
             session=session,
             ident=ident,
             student_email=None if choice == NOT_A_STUDENT else choice,
             set_by=current_user.email,
-            now=web.now(),
         )
     except attendance.CorrectionError as error:
         flash(f"Not assigned: {error}", "error")
@@ -287,7 +288,8 @@ def assign(key: str) -> ResponseReturnValue:
 @bp.post("/sessions/<key>/override")
 def override(key: str) -> ResponseReturnValue:
     """Excuse a student, mark them present (with a note), or clear the override."""
-    storage = web.get_storage()
+    runtime = get_runtime()
+    storage = runtime.storage
     session = _session_or_404(storage, key)
     email, action = _required("email"), _required("action")
     if action not in OVERRIDE_ACTIONS:
@@ -295,13 +297,12 @@ def override(key: str) -> ResponseReturnValue:
     status = OVERRIDE_ACTIONS[action]
     try:
         attendance.set_override(
-            storage,
+            runtime,
             session=session,
             student_email=email,
             status=status,
             note=request.form.get("note", ""),
             set_by=current_user.email,
-            now=web.now(),
         )
     except attendance.CorrectionError as error:
         flash(f"Not changed: {error}.", "error")
@@ -325,7 +326,8 @@ def _required(name: str) -> str:
 @bp.get("/students/<int:student_id>")
 def student_page(student_id: int) -> ResponseReturnValue:
     """One student's attendance across every session and their groups over time."""
-    storage, calendar, now = web.get_storage(), web.get_calendar(), web.now()
+    runtime = get_runtime()
+    storage, calendar, now = runtime.storage, runtime.calendar, runtime.now()
     student = storage.student(student_id)
     if student is None:
         abort(404, f"There is no student {student_id}.")
@@ -377,7 +379,8 @@ class Grid:
 @bp.get("/modules/<int:number>")
 def module_page(number: int) -> ResponseReturnValue:
     """A students x weeks grid of statuses, for the module's homeroom and for Mix It Up."""
-    storage, calendar, now = web.get_storage(), web.get_calendar(), web.now()
+    runtime = get_runtime()
+    storage, calendar, now = runtime.storage, runtime.calendar, runtime.now()
     if number not in calendar.module_numbers:
         abort(404, f"There is no module {number} in the calendar.")
     attendance.refresh(storage, calendar)
@@ -431,5 +434,5 @@ def users_page() -> ResponseReturnValue:
     """Admins only: who can sign in, and which API tokens exist (never the tokens themselves)."""
     if not current_user.is_admin:
         abort(403, "Only admins can see users and API tokens.")
-    storage = web.get_storage()
+    storage = get_runtime().storage
     return render_template("dashboard/users.html", users=storage.users(), tokens=storage.tokens())

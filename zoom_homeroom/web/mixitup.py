@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from ..services import mixitup
-from . import context as web
 from .auth import error_page
+from .context import get_runtime
 
 bp = Blueprint("mix_it_up", __name__)
 bp.register_error_handler(HTTPException, error_page)
@@ -17,7 +17,8 @@ bp.register_error_handler(HTTPException, error_page)
 @bp.get("/")
 def index() -> ResponseReturnValue:
     """Every Mix It Up week of the calendar, whether its groups are formed, and their quality."""
-    storage, calendar = web.get_storage(), web.get_calendar()
+    runtime = get_runtime()
+    storage, calendar = runtime.storage, runtime.calendar
     weeks = []
     for week in calendar.mix_it_up.weeks:
         day = mixitup.week_date(calendar, week)
@@ -66,4 +67,4 @@ def week_markdown(week: int) -> Response:
 
 def _shared(week: int) -> mixitup.SharedGroups:
     """The week's groups; an unknown or unformed week is a NotFoundError, which the app answers 404."""
-    return mixitup.shared_groups(web.get_storage(), web.get_calendar(), week)
+    return mixitup.shared_groups(get_runtime(), week)
