@@ -16,7 +16,15 @@ from werkzeug.security import generate_password_hash
 from tests.factories import utc
 from zoom_homeroom.core.attendance import Edge
 from zoom_homeroom.core.matching import ZoomIdentity, identity_key
-from zoom_homeroom.core.models import HOMEROOM, MIX_IT_UP, Calendar, PlannedSession, StoredMeeting, Student
+from zoom_homeroom.core.models import (
+    HOMEROOM,
+    MIX_IT_UP,
+    Calendar,
+    FormedGroup,
+    PlannedSession,
+    StoredMeeting,
+    Student,
+)
 from zoom_homeroom.core.planning import plan_sessions
 from zoom_homeroom.core.roster import ModuleChanges, Move
 from zoom_homeroom.services.users import hash_token
@@ -113,7 +121,9 @@ def fill(storage: Storage, calendar: Calendar) -> Dataset:
         2,
         seed=7,
         quality={},
-        groups=[(n, topic, [students[s] for s in slugs]) for n, topic, slugs in MIX_IT_UP_GROUPS],
+        groups=[
+            FormedGroup(n, topic, tuple(students[s] for s in slugs)) for n, topic, slugs in MIX_IT_UP_GROUPS
+        ],
         now=utc("2027-01-12 12:00"),
     )
     _presence(storage, mix, MIX_IT_UP_PRESENCE)

@@ -120,9 +120,9 @@ def test_scripted_session_through_signed_webhooks(flow, clock):
     session = runtime.storage.session("homeroom:1:2027-01-06")
     assert session.ended_at == at("21:00")
     (unmatched,) = runtime.storage.unmatched_rows(session_id=session.id)
-    assert unmatched["name"] == "alex kim" and unmatched["minutes"] == 57
+    assert unmatched.name == "alex kim" and unmatched.minutes == 57
     kims = {runtime.storage.student_by_email(e).id for e in ("alex.kim1@x.org", "alex.kim2@x.org")}
-    assert set(unmatched["candidates"]) == kims
+    assert set(unmatched.candidates) == kims
     duplicates = runtime.storage.db.execute("SELECT count(*) FROM webhook_deliveries").fetchone()[0]
     assert duplicates == len(
         sandbox.events
@@ -140,7 +140,7 @@ def test_a_reps_match_is_remembered_and_recomputed(flow, clock, runner):
             "attendance",
             "match",
             "homeroom:1:2027-01-06",
-            unmatched["ident"],
+            unmatched.ident,
             "--student",
             "alex.kim2@x.org",
             "--by",
@@ -176,8 +176,8 @@ def test_overrides_win_and_keep_who_and_when(flow, clock, runner):
     )
     assert result.exit_code == 0, result.output
     attendance.refresh(runtime.storage, runtime.calendar)
-    row = next(r for r in runtime.storage.attendance_rows(week=1) if r["email"] == "barbara@x.org")
-    assert (row["status"], row["computed_status"], row["override_note"], row["override_by"]) == (
+    row = next(r for r in runtime.storage.attendance_rows(week=1) if r.email == "barbara@x.org")
+    assert (row.status, row.computed_status, row.override_note, row.override_by) == (
         "excused",
         "absent",
         "doctor",

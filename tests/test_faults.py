@@ -243,7 +243,7 @@ def backfill(runtime: Runtime) -> backfill_service.BackfillResult:
 
 def statuses(runtime: Runtime) -> dict[str, str]:
     rows = runtime.storage.attendance_rows(session_id=runtime.storage.session(SESSION_KEY).id)
-    return {row["email"]: row["status"] for row in rows}
+    return {row.email: row.status for row in rows}
 
 
 @pytest.fixture

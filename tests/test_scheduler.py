@@ -140,7 +140,7 @@ def test_finalize_job_waits_for_the_end_then_backfills(sandbox_runtime, sandbox,
     session = sandbox_runtime.storage.session("homeroom:1:2027-01-06")
     assert session.final
     row = next(r for r in sandbox_runtime.storage.attendance_rows(session_id=session.id))
-    assert (row["email"], row["status"], row["minutes"]) == ("ada@x.org", "present", 59)
+    assert (row.email, row.status, row.minutes) == ("ada@x.org", "present", 59)
     # Later sessions are not due yet and stay pending.
     assert not sandbox_runtime.storage.session("homeroom:1:2027-01-13").final
 

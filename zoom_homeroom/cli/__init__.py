@@ -6,6 +6,7 @@ never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import Any
 import click
 
 from ..errors import HomeroomError
+from ..logs import configure_logging
 from ..runtime import Runtime
 from ..settings import load_settings
 
@@ -33,8 +35,6 @@ class HomeroomGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
     """Run Homeroom sessions on Zoom: meetings, breakout rooms, attendance, Mix It Up."""
-    from ..logs import configure_logging
-
     configure_logging([], level=logging.DEBUG if verbose else logging.INFO)
     preset = ctx.obj if isinstance(ctx.obj, Runtime) else None  # tests and the demo pass one
     ctx.obj = ctx.with_resource(_runtime_resource(preset))
@@ -50,8 +50,6 @@ class _LazyRuntime:
     def get(self) -> Runtime:
         if self._runtime is None:
             settings = load_settings()
-            from ..logs import configure_logging
-
             configure_logging(settings.secrets())
             self._runtime = Runtime(settings)
         return self._runtime
@@ -62,8 +60,6 @@ class _LazyRuntime:
 
 
 def _runtime_resource(preset: Runtime | None):
-    import contextlib
-
     @contextlib.contextmanager
     def manager():
         lazy = _LazyRuntime(preset)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+
 import click
 
+from ..core.planning import calendar_notes
 from ..runtime import Runtime
+from ..services import jobs
 from ..settings import check_all
+from ..zoom.check import check_zoom
 from . import cli, pass_runtime
 
 
@@ -33,13 +38,9 @@ def config_check(ctx: click.Context, contact_zoom: bool) -> None:
     """Validate .env and config/homeroom.toml; print every problem and exit non-zero if any."""
     settings, calendar, problems = check_all()
     if calendar is not None:
-        from ..core.planning import calendar_notes
-
         for note in calendar_notes(calendar):
             click.echo(f"note: {note}")
     if contact_zoom and settings is not None and not settings.missing_zoom_credentials():
-        from ..zoom.check import check_zoom
-
         problems.extend(check_zoom(settings, calendar))
     elif contact_zoom:
         problems.append("--zoom: skipped, the Zoom credentials are incomplete")
@@ -58,6 +59,7 @@ def config_check(ctx: click.Context, contact_zoom: bool) -> None:
 @pass_runtime
 def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
     """Run the web service (dashboard, API, webhooks) under gunicorn."""
+    # Imported here: gunicorn and Flask load only for this command, not at every CLI start.
     from ..web.server import run_gunicorn
 
     run_gunicorn(runtime.settings, host=host, port=port, workers=workers)
@@ -70,10 +72,8 @@ def scheduler(runtime: Runtime) -> None:
 
     Run it beside the web service (one scheduler per database); Ctrl-C or SIGTERM stops it.
     """
-    import signal
-
+    # Imported here: APScheduler loads only for this command, not at every CLI start.
     from ..scheduler import build_scheduler
-    from ..services import jobs
 
     runtime.storage.migrate()
     jobs.share_zoom_client()

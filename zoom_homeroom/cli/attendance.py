@@ -64,8 +64,8 @@ def attendance(
 @pass_runtime
 def unmatched(runtime: Runtime, module: int | None, week: int | None) -> None:
     """List Zoom participants no rule matched to a student, with likely candidates."""
-    service.refresh(runtime.storage, runtime.calendar, runtime.storage.sessions(module=module, week=week))
-    rows = runtime.storage.unmatched_rows(module=module, week=week)
+    fresh = service.read(runtime, runtime.storage.sessions(module=module, week=week))
+    rows = fresh.unmatched(module=module, week=week)
     for meeting_id, count, latest in runtime.storage.unknown_meetings():
         click.echo(
             f"unknown meeting {meeting_id}: {count} Zoom events kept (latest {latest}); sync records it"
@@ -74,14 +74,10 @@ def unmatched(runtime: Runtime, module: int | None, week: int | None) -> None:
         click.echo("no unmatched participants")
         return
     for row in rows:
-        names = []
-        for student_id in row["candidates"]:
-            student = runtime.storage.student(student_id)
-            if student:
-                names.append(f"{student.name} <{student.email}>")
+        names = [f"{student.name} <{student.email}>" for student in fresh.candidates(row)]
         click.echo(
-            f"{row['session_key']}  {row['ident']}  {row['name'] or '-'} {row['email'] or ''}".rstrip()
-            + f"  {row['minutes']} min  ({row['reason']})"
+            f"{row.session_key}  {row.ident}  {row.name or '-'} {row.email or ''}".rstrip()
+            + f"  {row.minutes} min  ({row.reason})"
         )
         if names:
             click.echo(f"    candidates: {'; '.join(names)}")
@@ -101,7 +97,7 @@ def match(
 ) -> None:
     """Tie unmatched participant IDENT (from `attendance unmatched`) in SESSION_KEY to a student.
 
-    The choice is remembered for later sessions and attendance is recomputed.
+    The choice is remembered for later sessions; attendance is recomputed when next read.
     """
     if bool(student_email) == not_student:
         raise click.UsageError("give exactly one of --student EMAIL or --not-student")
@@ -109,7 +105,6 @@ def match(
     message = service.assign_participant(
         runtime, session=session, ident=ident, student_email=student_email, set_by=set_by
     )
-    service.refresh(runtime.storage, runtime.calendar)
     click.echo(message)
 
 

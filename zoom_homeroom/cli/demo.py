@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -43,8 +44,7 @@ from . import cli
 )
 def demo(fast: bool, port: int, sandbox_port: int, data_dir: Path, speed: float) -> None:
     """Run a whole Wednesday on the built-in Zoom sandbox (no credentials, no network), then serve the dashboard."""
-    import logging
-
+    # Imported here: the demo brings Flask and the sandbox, which other commands do without.
     from ..demo.run import DemoOptions, run_demo
 
     logging.getLogger().setLevel(logging.WARNING)  # the demo tells its own story

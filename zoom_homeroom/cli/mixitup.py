@@ -103,7 +103,7 @@ def show(runtime: Runtime, week: int, fmt: str) -> None:
     elif fmt == "markdown":
         click.echo(service.share_markdown(shared), nl=False)
     else:
-        click.echo(table_text(shared.rows, service.SHARE_FIELDS))
+        click.echo(table_text(shared.rows(), service.SHARE_FIELDS))
 
 
 @mixitup.command("announce")

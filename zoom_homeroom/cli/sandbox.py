@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 @click.option("--webhook-url", default=None, help="Deliver simulated meetings' signed webhooks to this URL.")
 def sandbox_command(host: str, port: int, webhook_url: str | None) -> None:
     """Run a local fake Zoom (no credentials, no network) until Ctrl-C, with a user per calendar host."""
+    # Imported here: the sandbox's HTTP server loads only for this command, not at every CLI start.
     from ..sandbox import ZoomSandbox
 
     sandbox = ZoomSandbox()

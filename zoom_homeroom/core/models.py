@@ -238,11 +238,11 @@ class FormedGroup:
 
 @dataclass(frozen=True)
 class StoredFormation:
-    """A week's Mix It Up groups as formed and stored: (number, topic, student ids) per group."""
+    """A week's Mix It Up groups as formed and stored."""
 
     miu_date: dt.date
     week: int
     seed: int
     quality: dict = field(hash=False, compare=False)
     formed_at: dt.datetime
-    groups: tuple[tuple[int, str, tuple[int, ...]], ...]
+    groups: tuple[FormedGroup, ...]

@@ -278,7 +278,7 @@ def _mix_plan(runtime: Runtime, week: int) -> MeetingPlan:
     session = runtime.storage.session(f"mix_it_up:{mixitup.week_date(runtime.calendar, week).isoformat()}")
     formation = runtime.storage.formation(session.date)
     students = {s.id: s for s in runtime.storage.students()}
-    rooms = {sid: room_name(number, topic) for number, topic, members in formation.groups for sid in members}
+    rooms = {sid: room_name(group.number, group.topic) for group in formation.groups for sid in group.members}
     return MeetingPlan(
         session.zoom_meeting_id, session.start, session.end, rooms, [students[i] for i in rooms]
     )
@@ -340,10 +340,10 @@ def _summary(runtime: Runtime, echo: Echo) -> None:
                 f"  {label} week {week} {where}: {counts['present']} / {counts['late']} / {counts['partial']} / "
                 f"{counts['absent']}, {wrong} in the wrong room"
             )
-    unmatched = runtime.storage.unmatched_rows()
+    unmatched = attendance.read(runtime).unmatched()
     echo(f"Unmatched Zoom participants for reps to resolve: {len(unmatched)}")
     for row in unmatched[:5]:
-        echo(f"  {row['session_key']}: {row['name']!r} ({row['minutes']} min)")
+        echo(f"  {row.session_key}: {row.name!r} ({row.minutes} min)")
     counts = runtime.storage.delivery_counts()
     echo(
         f"Webhook deliveries stored: {sum(counts.values())} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})"

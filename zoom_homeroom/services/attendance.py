@@ -1,5 +1,8 @@
 """Attendance as reps see it: recomputed from stored edges when stale (Zoom's reports come in through
 `backfill`), corrected by reps (overrides, matches). Loads, calls `core.attendance`, saves.
+
+Every read goes through `read`, which brings the attendance it may show up to date first: pages, the
+API, the CLI and the demo never call `refresh` themselves.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from typing import Any
 
 from ..core.attendance import Member, Override, SessionAttendance, compute_session
 from ..core.matching import RosterIndex, normalise_email, normalise_name
-from ..core.models import HOMEROOM, Calendar, SessionRecord
+from ..core.models import HOMEROOM, Calendar, SessionRecord, Student
+from ..core.times import to_utc_text
 from ..errors import HomeroomError
 from ..runtime import Runtime, utc_now
 from ..storage import Storage
+from ..storage.attendance import AttendanceRow, StatusCount, UnmatchedCount, UnmatchedRow
 from .intake import process_pending
 
 log = logging.getLogger(__name__)
@@ -42,13 +47,84 @@ class CorrectionError(HomeroomError):
 # -- computing --------------------------------------------------------------------------------------
 
 
-def refresh(storage: Storage, calendar: Calendar, sessions: Iterable[SessionRecord] | None = None) -> int:
+def read(runtime: Runtime, sessions: Iterable[SessionRecord] | None = None) -> Attendance:
+    """Bring attendance up to date (of `sessions`, or of every stale session), then read it."""
+    refresh(runtime.storage, runtime.calendar, sessions, now=runtime.now())
+    return Attendance(runtime.storage)
+
+
+class Attendance:
+    """Attendance just brought up to date by `read`, and the reads of it."""
+
+    def __init__(self, storage: Storage):
+        self._storage = storage
+
+    def rows(
+        self,
+        *,
+        module: int | None = None,
+        week: int | None = None,
+        kind: str | None = None,
+        session_id: int | None = None,
+        student_id: int | None = None,
+        since: dt.date | None = None,
+        date: dt.date | None = None,
+    ) -> list[AttendanceRow]:
+        """Records with their student and session, by session, group and name (`since`: on or after)."""
+        return self._storage.attendance_rows(
+            module=module,
+            week=week,
+            kind=kind,
+            session_id=session_id,
+            student_id=student_id,
+            since=since,
+            date=date,
+        )
+
+    def unmatched(
+        self, *, module: int | None = None, week: int | None = None, session_id: int | None = None
+    ) -> list[UnmatchedRow]:
+        """Zoom participants no rule matched, newest session first."""
+        return self._storage.unmatched_rows(module=module, week=week, session_id=session_id)
+
+    def candidates(self, participant: UnmatchedRow) -> list[Student]:
+        """The students an unmatched participant most likely is, best first."""
+        students = (self._storage.student(student_id) for student_id in participant.candidates)
+        return [student for student in students if student is not None]
+
+    def status_counts(
+        self, *, kind: str, started_before: dt.datetime, since: dt.date | None = None
+    ) -> list[StatusCount]:
+        """Records per module, week and status of one kind's sessions that have started."""
+        return self._storage.status_counts(kind=kind, started_before=started_before, since=since)
+
+    def unmatched_counts(self) -> list[UnmatchedCount]:
+        """Sessions with unmatched participants waiting for a rep, newest first."""
+        return self._storage.unmatched_counts()
+
+    def expected(self, session: SessionRecord) -> list[tuple[Student, int]]:
+        """The students a session expects, with their group: what a page shows before any record."""
+        students = (
+            (self._storage.student(member.student_id), member.group)
+            for member in expected_members(self._storage, session)
+        )
+        return [(student, group) for student, group in students if student is not None]
+
+
+def refresh(
+    storage: Storage,
+    calendar: Calendar,
+    sessions: Iterable[SessionRecord] | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> int:
     """Recompute the attendance of stale sessions (all stale ones, or those given that are stale).
 
     A session gets attendance once there is evidence it took place: Zoom events, its end, or a final
     backfill. Until then it has none, rather than everyone absent (it may not have happened yet).
+    `now` stamps the deliveries processed first (the real clock when not given).
     """
-    process_pending(storage, calendar, now=utc_now())  # deliveries stored since the last read
+    process_pending(storage, calendar, now=now or utc_now())  # deliveries stored since the last read
     wanted = {session.id for session in sessions} if sessions is not None else None
     count = 0
     for session in storage.dirty_sessions():
@@ -105,14 +181,17 @@ def records(
 
     A week number recurs in every cycle of the calendar; `date` picks one Wednesday.
     """
-    storage = runtime.storage
-    refresh(storage, runtime.calendar, storage.sessions(kind=kind, module=module, week=week, date=date))
-    rows = storage.attendance_rows(module=module, week=week, kind=kind, date=date)
-    return [record_of(row) for row in rows]
+    fresh = read(runtime, runtime.storage.sessions(kind=kind, module=module, week=week, date=date))
+    return [record_of(row) for row in fresh.rows(module=module, week=week, kind=kind, date=date)]
 
 
-def record_of(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: row[name] for name in RECORD_FIELDS}
+def record_of(row: AttendanceRow) -> dict[str, Any]:
+    """The exported fields of a record, JSON-ready: dates and times as ISO text."""
+    record = {name: getattr(row, name) for name in RECORD_FIELDS}
+    record["date"] = row.date.isoformat()
+    for name in ("first_join", "last_leave"):
+        record[name] = to_utc_text(record[name]) if record[name] else None
+    return record
 
 
 # -- reps' corrections ------------------------------------------------------------------------------
@@ -147,15 +226,15 @@ def assign_participant(
     key_kind, key = _match_key(participant)
     storage.save_match(key_kind, key, student_id, set_by=set_by, now=runtime.now())
     who = student_email if student_email else "not a student"
-    return f"{participant['name'] or ident} is now {who} in every session"
+    return f"{participant.name or ident} is now {who} in every session"
 
 
-def _match_key(participant: dict[str, Any]) -> tuple[str, str]:
-    if participant["zoom_user_id"]:
-        return "zoom_user_id", participant["zoom_user_id"]
-    if participant["email"]:
-        return "email", normalise_email(participant["email"])
-    return "name", normalise_name(participant["name"])
+def _match_key(participant: UnmatchedRow) -> tuple[str, str]:
+    if participant.zoom_user_id:
+        return "zoom_user_id", participant.zoom_user_id
+    if participant.email:
+        return "email", normalise_email(participant.email)
+    return "name", normalise_name(participant.name)
 
 
 def set_override(

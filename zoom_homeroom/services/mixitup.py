@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from itertools import combinations
 from typing import Any
 
@@ -17,7 +17,7 @@ import requests
 
 from ..core.formation import Formation, FormationError, form_groups
 from ..core.meetings import mix_it_up_meeting_spec
-from ..core.models import MIX_IT_UP, Calendar, PlannedSession, StoredFormation
+from ..core.models import MIX_IT_UP, Calendar, FormedGroup, PlannedSession, StoredFormation
 from ..core.planning import PlanningError, mix_it_up_date, plan_sessions
 from ..core.poll import PollAnswer, parse_poll
 from ..errors import HomeroomError, NotFoundError
@@ -29,7 +29,6 @@ from .sync import SyncResult, sync_meeting
 log = logging.getLogger(__name__)
 
 DEFAULT_TIME_LIMIT_SECONDS = 10.0
-SHARE_FIELDS = ("group", "topic", "name", "email", "module", "program")
 
 
 class MixItUpError(HomeroomError):
@@ -103,7 +102,7 @@ def form(
         week,
         seed=seed,
         quality=formation.quality.as_dict(),
-        groups=((g.number, g.topic, g.members) for g in formation.groups),
+        groups=formation.groups,
         now=runtime.now(),
     )
     return formation, seed
@@ -116,8 +115,8 @@ def previous_pairs(runtime: Runtime, week: int) -> set[frozenset[int]]:
         if earlier >= week:
             continue
         formation = runtime.storage.formation(week_date(runtime.calendar, earlier))
-        for _, _, members in formation.groups if formation else ():
-            pairs.update(frozenset(pair) for pair in combinations(members, 2))
+        for group in formation.groups if formation else ():
+            pairs.update(frozenset(pair) for pair in combinations(group.members, 2))
     return pairs
 
 
@@ -173,10 +172,10 @@ def sync_week(runtime: Runtime, week: int, *, dry_run: bool = False) -> SyncResu
     day = week_date(runtime.calendar, week)
     formation = formed_groups(runtime.storage, runtime.calendar, week)
     emails = {student.id: student.email for student in runtime.storage.students(active_only=False)}
-    groups = [(number, topic, [emails[s] for s in members]) for number, topic, members in formation.groups]
-    spec = mix_it_up_meeting_spec(runtime.calendar, day, week, groups)
+    rooms = [(group.number, group.topic, [emails[s] for s in group.members]) for group in formation.groups]
+    spec = mix_it_up_meeting_spec(runtime.calendar, day, week, rooms)
     session = week_session(runtime, week)
-    members = [(student_id, number) for number, _, ids in formation.groups for student_id in ids]
+    members = [(student_id, group.number) for group in formation.groups for student_id in group.members]
     return sync_meeting(
         runtime, spec, [session], {session.key: members}, label=f"Mix It Up week {week}", dry_run=dry_run
     )
@@ -186,12 +185,36 @@ def sync_week(runtime: Runtime, week: int, *, dry_run: bool = False) -> SyncResu
 
 
 @dataclass(frozen=True)
+class SharedMember:
+    """One member of a week's group, as the page, the CSV and the Slack message show them."""
+
+    group: int
+    topic: str
+    name: str
+    email: str
+    module: int
+    program: str
+
+
+SHARE_FIELDS = tuple(field.name for field in fields(SharedMember))
+
+
+@dataclass(frozen=True)
 class SharedGroups:
+    """A week's formed groups, their members' details and the meeting's join link."""
+
     week: int
     date: dt.date
     join_url: str | None
     formation: StoredFormation
-    rows: list[dict[str, Any]]  # one per member: SHARE_FIELDS
+    members: tuple[SharedMember, ...]  # by group
+
+    def members_of(self, group: FormedGroup) -> list[SharedMember]:
+        return [member for member in self.members if member.group == group.number]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict of SHARE_FIELDS per member, for CSV and tables."""
+        return [asdict(member) for member in self.members]
 
 
 def shared_groups(runtime: Runtime, week: int) -> SharedGroups:
@@ -200,24 +223,17 @@ def shared_groups(runtime: Runtime, week: int) -> SharedGroups:
     day = week_date(runtime.calendar, week)
     formation = formed_groups(storage, runtime.calendar, week)
     students = {student.id: student for student in storage.students(active_only=False)}
-    rows = [
-        {
-            "group": number,
-            "topic": topic,
-            "name": students[s].name,
-            "email": students[s].email,
-            "module": students[s].module,
-            "program": students[s].program,
-        }
-        for number, topic, members in formation.groups
-        for s in members
-    ]
+    members = tuple(
+        SharedMember(group.number, group.topic, student.name, student.email, student.module, student.program)
+        for group in formation.groups
+        for student in (students[s] for s in group.members)
+    )
     meeting = storage.meeting(f"{MIX_IT_UP}:{day.isoformat()}")
-    return SharedGroups(week, day, meeting.join_url if meeting else None, formation, rows)
+    return SharedGroups(week, day, meeting.join_url if meeting else None, formation, members)
 
 
 def share_csv(shared: SharedGroups) -> str:
-    return csv_text(shared.rows, SHARE_FIELDS)
+    return csv_text(shared.rows(), SHARE_FIELDS)
 
 
 def share_markdown(shared: SharedGroups) -> str:
@@ -226,12 +242,12 @@ def share_markdown(shared: SharedGroups) -> str:
     if shared.join_url:
         lines.append(f"Join: {shared.join_url}")
     lines.append("Your breakout room is assigned when you join with your school email.")
-    for number, topic, _ in shared.formation.groups:
-        members = [row for row in shared.rows if row["group"] == number]
+    for group in shared.formation.groups:
         people = ", ".join(
-            f"{_slack_text(r['name'])} (Mod {r['module']} {_slack_text(r['program'])})" for r in members
+            f"{_slack_text(m.name)} (Mod {m.module} {_slack_text(m.program)})"
+            for m in shared.members_of(group)
         )
-        lines.append(f"• *{number} · {_slack_text(topic)}*: {people}")
+        lines.append(f"• *{group.number} · {_slack_text(group.topic)}*: {people}")
     return "\n".join(lines) + "\n"
 
 

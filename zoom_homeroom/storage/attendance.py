@@ -7,12 +7,102 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from ..core.attendance import Edge, Override, SessionAttendance, ZoomIdentity
-from ..core.models import SessionRecord
+from ..core.models import SessionKind, SessionRecord, Status
 from ..core.times import parse_utc_text, to_utc_text
-from .db import Connection, where
+from .db import Connection, optional_time, where
 from .sessions import SESSION_SELECT, session_record
+
+
+@dataclass(frozen=True)
+class AttendanceRow:
+    """One student's computed attendance in one session, with the student, the session and any
+    rep's override (the rows of `attendance_rows`)."""
+
+    student_id: int
+    email: str
+    name: str
+    program: str
+    student_module: int  # the student's module now; `module` is the session's (None for Mix It Up)
+    session_id: int
+    session_key: str
+    module: int | None
+    group: int
+    week: int
+    date: dt.date
+    kind: SessionKind
+    state: str
+    status: Status
+    computed_status: Status
+    minutes: int
+    first_join: dt.datetime | None
+    last_leave: dt.datetime | None
+    in_assigned_room: bool | None
+    override_note: str | None
+    override_by: str | None
+    override_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: dict) -> AttendanceRow:
+        times = {name: optional_time(row[name]) for name in ("first_join", "last_leave", "override_at")}
+        room = row["in_assigned_room"]
+        date = dt.date.fromisoformat(row["date"])
+        return cls(**{**row, **times, "date": date, "in_assigned_room": None if room is None else bool(room)})
+
+
+@dataclass(frozen=True)
+class UnmatchedRow:
+    """A Zoom participant no rule matched to a student, with its session and likely candidates."""
+
+    session_id: int
+    ident: str  # the key a rep's decision is stored under (core.matching.identity_key)
+    name: str
+    email: str
+    zoom_user_id: str
+    minutes: int
+    first_join: dt.datetime | None
+    candidates: tuple[int, ...]  # student ids, best first
+    reason: str
+    session_key: str
+    module: int | None
+    week: int
+    date: dt.date
+    kind: SessionKind
+
+    @classmethod
+    def of(cls, row: dict) -> UnmatchedRow:
+        return cls(
+            **{
+                **row,
+                "first_join": optional_time(row["first_join"]),
+                "candidates": tuple(json.loads(row["candidates"])),
+                "date": dt.date.fromisoformat(row["date"]),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    """How many records of one kind's sessions of a module and week have a status."""
+
+    module: int | None
+    week: int
+    status: Status
+    count: int
+
+
+@dataclass(frozen=True)
+class UnmatchedCount:
+    """A session with unmatched participants waiting for a rep, and how many."""
+
+    session_key: str
+    kind: SessionKind
+    module: int | None
+    week: int
+    date: dt.date
+    count: int
 
 
 class AttendanceStore(Connection):
@@ -201,7 +291,7 @@ class AttendanceStore(Connection):
         student_id: int | None = None,
         since: dt.date | None = None,
         date: dt.date | None = None,
-    ) -> list[dict]:
+    ) -> list[AttendanceRow]:
         """Computed attendance joined with its student and session, ordered by session, group, name."""
         clause, params = where(
             {
@@ -223,37 +313,33 @@ class AttendanceStore(Connection):
             "LEFT JOIN overrides o ON o.session_id = a.session_id AND o.student_id = a.student_id"
         ) + clause
         sql += " ORDER BY s.start_utc, s.module, a.group_number, st.name, st.id"
-        rows = [dict(row) for row in self.db.query(sql, params)]
-        for row in rows:
-            if row["in_assigned_room"] is not None:
-                row["in_assigned_room"] = bool(row["in_assigned_room"])
-        return rows
+        return [AttendanceRow.of(row) for row in self.db.query(sql, params)]
 
     def unmatched_rows(
         self, *, module: int | None = None, week: int | None = None, session_id: int | None = None
-    ) -> list[dict]:
+    ) -> list[UnmatchedRow]:
         """Unmatched participants with their session, newest session first."""
         clause, params = where({"s.module": module, "s.week": week, "s.id": session_id})
         sql = (
             "SELECT u.*, s.key AS session_key, s.module, s.week, s.date, s.kind FROM unmatched_participants u "
             "JOIN sessions s ON s.id = u.session_id"
         ) + clause
-        rows = [dict(row) for row in self.db.query(sql + " ORDER BY s.start_utc DESC, u.first_join", params)]
-        for row in rows:
-            row["candidates"] = json.loads(row["candidates"])
-        return rows
+        return [
+            UnmatchedRow.of(row)
+            for row in self.db.query(sql + " ORDER BY s.start_utc DESC, u.first_join", params)
+        ]
 
-    def unmatched_participant(self, session_id: int, ident: str) -> dict | None:
-        rows = [r for r in self.unmatched_rows(session_id=session_id) if r["ident"] == ident]
+    def unmatched_participant(self, session_id: int, ident: str) -> UnmatchedRow | None:
+        rows = [r for r in self.unmatched_rows(session_id=session_id) if r.ident == ident]
         return rows[0] if rows else None
 
     def status_counts(
         self, *, kind: str, started_before: dt.datetime, since: dt.date | None = None
-    ) -> list[dict]:
+    ) -> list[StatusCount]:
         """Attendance records per (module, week, status) of one kind's sessions that have started
         (and, with `since`, that are on or after that date: the current cycle)."""
         return [
-            dict(row)
+            StatusCount(row["module"], row["week"], row["status"], row["n"])
             for row in self.db.query(
                 "SELECT s.module, s.week, a.status, count(*) AS n FROM attendance a "
                 "JOIN sessions s ON s.id = a.session_id WHERE s.kind = ? AND s.start_utc <= ? AND s.date >= ? "
@@ -262,10 +348,17 @@ class AttendanceStore(Connection):
             )
         ]
 
-    def unmatched_counts(self) -> list[dict]:
+    def unmatched_counts(self) -> list[UnmatchedCount]:
         """Sessions with unmatched participants waiting for a rep, newest first, with how many."""
         return [
-            dict(row)
+            UnmatchedCount(
+                row["session_key"],
+                row["kind"],
+                row["module"],
+                row["week"],
+                dt.date.fromisoformat(row["date"]),
+                row["n"],
+            )
             for row in self.db.query(
                 "SELECT s.key AS session_key, s.kind, s.module, s.week, s.date, count(*) AS n "
                 "FROM unmatched_participants u JOIN sessions s ON s.id = u.session_id "

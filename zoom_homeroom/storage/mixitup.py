@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 
-from ..core.models import StoredFormation
+from ..core.models import FormedGroup, StoredFormation
 from ..core.times import parse_utc_text, to_utc_text
 from .db import Connection
 
@@ -55,7 +55,7 @@ class MixItUpStore(Connection):
         *,
         seed: int,
         quality: dict,
-        groups: Iterable[tuple[int, str, Iterable[int]]],
+        groups: Iterable[FormedGroup],
         now: dt.datetime,
     ) -> None:
         """Replace that Mix It Up's groups with a new formation."""
@@ -72,10 +72,13 @@ class MixItUpStore(Connection):
                     "formed_at": to_utc_text(now),
                 }
             )
-            for number, topic, members in groups:
-                self.db["mixitup_groups"].insert({"miu_date": day, "number": number, "topic": topic})
+            for group in groups:
+                self.db["mixitup_groups"].insert(
+                    {"miu_date": day, "number": group.number, "topic": group.topic}
+                )
                 self.db["mixitup_members"].insert_all(
-                    {"miu_date": day, "number": number, "student_id": student_id} for student_id in members
+                    {"miu_date": day, "number": group.number, "student_id": student_id}
+                    for student_id in group.members
                 )
 
     def formation(self, miu_date: dt.date) -> StoredFormation | None:
@@ -90,7 +93,7 @@ class MixItUpStore(Connection):
         ):
             members.setdefault(member["number"], []).append(member["student_id"])
         groups = tuple(
-            (group["number"], group["topic"], tuple(members.get(group["number"], ())))
+            FormedGroup(group["number"], group["topic"], tuple(members.get(group["number"], ())))
             for group in self.db.query(
                 "SELECT * FROM mixitup_groups WHERE miu_date = ? ORDER BY number", [day]
             )

@@ -1,7 +1,7 @@
 """Server-rendered pages for reps and admins: overview, session, student, module and users.
 
-Views load from storage (attendance is recomputed lazily, so each view refreshes what it shows),
-shape plain values for the templates and render. Forms post, flash a message and redirect back.
+Views read attendance through `services.attendance.read` (which brings it up to date first), shape
+plain values for the templates and render. Forms post, flash a message and redirect back.
 Times are shown in the calendar's time zone; a session that has not started shows no status.
 """
 
@@ -23,6 +23,7 @@ from ..core.models import HOMEROOM, MIX_IT_UP, STATUSES, Calendar, SessionRecord
 from ..core.times import parse_utc_text
 from ..services import attendance
 from ..storage import Storage
+from ..storage.attendance import AttendanceRow, StatusCount
 from .auth import error_page
 from .charts import Bar, stacked_bars
 from .context import get_runtime
@@ -106,9 +107,9 @@ def overview() -> ResponseReturnValue:
     """Each module's latest and next session, attendance rate and chart; unmatched people waiting."""
     runtime = get_runtime()
     storage, calendar, now = runtime.storage, runtime.calendar, runtime.now()
-    attendance.refresh(storage, calendar)
+    fresh = attendance.read(runtime)
     cycle = _cycle_start(calendar)
-    homeroom_counts = _weekly_counts(storage.status_counts(kind=HOMEROOM, started_before=now, since=cycle))
+    homeroom_counts = _weekly_counts(fresh.status_counts(kind=HOMEROOM, started_before=now, since=cycle))
     summaries = [
         _summary(
             f"Module {module}",
@@ -121,7 +122,7 @@ def overview() -> ResponseReturnValue:
         )
         for module in calendar.module_numbers
     ]
-    mix_counts = _weekly_counts(storage.status_counts(kind=MIX_IT_UP, started_before=now, since=cycle))
+    mix_counts = _weekly_counts(fresh.status_counts(kind=MIX_IT_UP, started_before=now, since=cycle))
     mix_it_up = _summary(
         "Mix It Up",
         storage.sessions(kind=MIX_IT_UP, since=cycle),
@@ -130,13 +131,13 @@ def overview() -> ResponseReturnValue:
         now=now,
         chart_id="chart-mix-it-up",
     )
-    waiting = storage.unmatched_counts()
+    waiting = fresh.unmatched_counts()
     return render_template(
         "dashboard/overview.html",
         summaries=summaries,
         mix_it_up=mix_it_up,
         waiting=waiting,
-        waiting_total=sum(row["n"] for row in waiting),
+        waiting_total=sum(row.count for row in waiting),
         unknown_meetings=storage.unknown_meetings(),
     )
 
@@ -146,11 +147,11 @@ def _cycle_start(calendar: Calendar) -> dt.date:
     return min(module.week1_monday for module in calendar.modules)
 
 
-def _weekly_counts(rows: Iterable[dict]) -> dict[int | None, dict[int, dict[str, int]]]:
+def _weekly_counts(rows: Iterable[StatusCount]) -> dict[int | None, dict[int, dict[str, int]]]:
     """module -> week -> status -> count."""
     counts: dict[int | None, dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for row in rows:
-        counts[row["module"]][row["week"]][row["status"]] = row["n"]
+        counts[row.module][row.week][row.status] = row.count
     return counts
 
 
@@ -192,36 +193,44 @@ def attendance_rate(counts: dict[str, int]) -> int | None:
 # -- a session -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Line:
+    """A student on a session page: their record, or (before the session has any) who is expected."""
+
+    student_id: int
+    name: str
+    email: str
+    group: int
+    record: AttendanceRow | None = None
+
+
 @dataclass
 class Group:
     number: int
     topic: str | None
-    rows: list[dict] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
 
 
 @bp.get("/sessions/<key>")
 def session_page(key: str) -> ResponseReturnValue:
     """A session's groups with each member's attendance, unmatched participants and the rep's forms."""
     runtime = get_runtime()
-    storage, calendar, now = runtime.storage, runtime.calendar, runtime.now()
+    storage, now = runtime.storage, runtime.now()
     session = _session_or_404(storage, key)
-    attendance.refresh(storage, calendar, [session])
-    rows = storage.attendance_rows(session_id=session.id) or _expected(storage, session)
+    fresh = attendance.read(runtime, [session])
+    lines = _lines(fresh, session)
     topics = _topics(storage, session)
     groups: dict[int, Group] = {}
-    for row in rows:
-        group = groups.setdefault(row["group"], Group(row["group"], topics.get(row["group"])))
-        group.rows.append(row)
-    students = sorted(
-        {row["email"]: row["name"] for row in rows}.items(), key=lambda item: item[1].casefold()
-    )
+    for line in lines:
+        groups.setdefault(line.group, Group(line.group, topics.get(line.group))).lines.append(line)
+    students = sorted({line.email: line.name for line in lines}.items(), key=lambda item: item[1].casefold())
     return render_template(
         "dashboard/session.html",
         session=session,
         started=session.start <= now,
-        recorded=any(row["status"] for row in rows),
+        recorded=any(line.record for line in lines),
         groups=sorted(groups.values(), key=lambda group: group.number),
-        unmatched=[_with_candidates(storage, row) for row in storage.unmatched_rows(session_id=session.id)],
+        unmatched=[(row, fresh.candidates(row)) for row in fresh.unmatched(session_id=session.id)],
         students=students,
         not_a_student=NOT_A_STUDENT,
     )
@@ -234,34 +243,20 @@ def _session_or_404(storage: Storage, key: str) -> SessionRecord:
     return session
 
 
-def _expected(storage: Storage, session: SessionRecord) -> list[dict]:
-    """Rows without attendance for the students a session expects, before it has any records."""
-    rows = []
-    for member in attendance.expected_members(storage, session):
-        student = storage.student(member.student_id)
-        if student is not None:
-            rows.append(
-                {
-                    "student_id": student.id,
-                    "name": student.name,
-                    "email": student.email,
-                    "group": member.group,
-                }
-                | dict.fromkeys(("status", "minutes", "first_join", "in_assigned_room", "override_by"))
-            )
-    return sorted(rows, key=lambda row: (row["group"], row["name"].casefold()))
+def _lines(fresh: attendance.Attendance, session: SessionRecord) -> list[Line]:
+    """The session's records; before it has any, the students it expects (sorted by group and name)."""
+    records = fresh.rows(session_id=session.id)
+    if records:
+        return [Line(r.student_id, r.name, r.email, r.group, r) for r in records]
+    expected = [Line(s.id, s.name, s.email, group) for s, group in fresh.expected(session)]
+    return sorted(expected, key=lambda line: (line.group, line.name.casefold()))
 
 
 def _topics(storage: Storage, session: SessionRecord) -> dict[int, str]:
     if session.kind != MIX_IT_UP:
         return {}
     formation = storage.formation(session.date)
-    return {number: topic for number, topic, _ in formation.groups} if formation else {}
-
-
-def _with_candidates(storage: Storage, row: dict) -> dict:
-    candidates = [storage.student(student_id) for student_id in row["candidates"]]
-    return {**row, "candidate_students": [student for student in candidates if student is not None]}
+    return {group.number: group.topic for group in formation.groups} if formation else {}
 
 
 @bp.post("/sessions/<key>/assign")
@@ -327,20 +322,17 @@ def _required(name: str) -> str:
 def student_page(student_id: int) -> ResponseReturnValue:
     """One student's attendance across every session and their groups over time."""
     runtime = get_runtime()
-    storage, calendar, now = runtime.storage, runtime.calendar, runtime.now()
+    storage, now = runtime.storage, runtime.now()
     student = storage.student(student_id)
     if student is None:
         abort(404, f"There is no student {student_id}.")
-    attendance.refresh(storage, calendar)
-    sessions = {session.key: session for session in storage.sessions()}
-    rows = [
-        {**row, "started": sessions[row["session_key"]].start <= now}
-        for row in storage.attendance_rows(student_id=student_id)
-    ]
+    records = attendance.read(runtime).rows(student_id=student_id)
+    starts = {session.key: session.start for session in storage.sessions()}
+    rows = [(row, starts[row.session_key] <= now) for row in records]  # (record, whether it has started)
     counts = {status: 0 for status in STATUSES}
-    for row in rows:
-        if row["started"]:
-            counts[row["status"]] += 1
+    for row, started in rows:
+        if started:
+            counts[row.status] += 1
     return render_template(
         "dashboard/student.html",
         student=student,
@@ -383,37 +375,41 @@ def module_page(number: int) -> ResponseReturnValue:
     storage, calendar, now = runtime.storage, runtime.calendar, runtime.now()
     if number not in calendar.module_numbers:
         abort(404, f"There is no module {number} in the calendar.")
-    attendance.refresh(storage, calendar)
+    fresh = attendance.read(runtime)
     students = storage.students(module=number)
     since = calendar.module(number).week1_monday  # this cycle's cohort; earlier ones were other students
-    homeroom_rows = storage.attendance_rows(module=number, kind=HOMEROOM, since=since)
+    homeroom_rows = fresh.rows(module=number, kind=HOMEROOM, since=since)
     homeroom = _grid(
         "Homeroom",
         students,
         homeroom_rows,
         _columns(storage.sessions(kind=HOMEROOM, module=number, since=since), homeroom_rows, now),
     )
-    mix_rows = storage.attendance_rows(kind=MIX_IT_UP, since=since)
+    mix_rows = fresh.rows(kind=MIX_IT_UP, since=since)
     mix_it_up = _grid(
         "Mix It Up",
         students,
-        [row for row in mix_rows if row["student_module"] == number],
+        [row for row in mix_rows if row.student_module == number],
         _columns(storage.sessions(kind=MIX_IT_UP, since=since), mix_rows, now),
     )
     return render_template("dashboard/module.html", number=number, grids=[homeroom, mix_it_up])
 
 
-def _columns(sessions: Sequence[SessionRecord], rows: Iterable[dict], now: dt.datetime) -> list[Column]:
-    recorded = {row["session_key"] for row in rows}
+def _columns(
+    sessions: Sequence[SessionRecord], rows: Iterable[AttendanceRow], now: dt.datetime
+) -> list[Column]:
+    recorded = {row.session_key for row in rows}
     return [Column(s.week, s, s.start <= now and s.key in recorded) for s in sessions]
 
 
-def _grid(title: str, students: Sequence[Student], rows: Sequence[dict], columns: list[Column]) -> Grid:
-    status = {(row["student_id"], row["session_key"]): row["status"] for row in rows}
+def _grid(
+    title: str, students: Sequence[Student], rows: Sequence[AttendanceRow], columns: list[Column]
+) -> Grid:
+    status = {(row.student_id, row.session_key): row.status for row in rows}
     people = {student.id: (student.name, student.group) for student in students}
     # Students who left or moved still have their past records: list them after the current roster.
-    for row in sorted(rows, key=lambda row: row["name"].casefold()):
-        people.setdefault(row["student_id"], (row["name"], None))
+    for row in sorted(rows, key=lambda row: row.name.casefold()):
+        people.setdefault(row.student_id, (row.name, None))
     grid_rows = [
         GridRow(
             student_id,

@@ -41,10 +41,7 @@ def index() -> ResponseReturnValue:
 def week_page(week: int) -> ResponseReturnValue:
     """The week's groups, ready to share."""
     shared = _shared(week)
-    groups = [
-        {"number": number, "topic": topic, "members": [row for row in shared.rows if row["group"] == number]}
-        for number, topic, _ in shared.formation.groups
-    ]
+    groups = [(group, shared.members_of(group)) for group in shared.formation.groups]
     quality = mixitup.quality_summary(shared.formation.quality)
     return render_template("mix_it_up/week.html", shared=shared, groups=groups, quality=quality)
 

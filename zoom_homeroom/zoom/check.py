@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import make_client
 from .errors import ZoomAPIError, ZoomAuthError, ZoomError, ZoomNotFound
 
 if TYPE_CHECKING:
@@ -93,8 +94,6 @@ def check_zoom(
 ) -> list[str]:
     """Problems with the Zoom account set up for the service, one line each; empty when all is well."""
     if client is None:
-        from . import make_client
-
         client = make_client(settings)
     try:
         scopes = client.granted_scopes()
