@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from zoom_homeroom.core.models import HOMEROOM, PlannedSession, StoredMeeting  # noqa: E402
+from zoom_homeroom.core.models import HOMEROOM, PlannedSession, StoredMeeting, homeroom_key  # noqa: E402
 from zoom_homeroom.core.planning import plan_sessions  # noqa: E402
 from zoom_homeroom.settings import load_calendar  # noqa: E402
 from zoom_homeroom.storage import Storage  # noqa: E402
@@ -86,7 +86,7 @@ def prepare_database(path: Path) -> tuple[PlannedSession, dt.datetime]:
     calendar = load_calendar(CALENDAR_PATH)
     session = plan_sessions(calendar, module=MODULE, kinds=(HOMEROOM,))[0]
     module = calendar.module(MODULE)
-    meeting_key = f"{HOMEROOM}:{MODULE}:{module.week1_monday.isoformat()}"
+    meeting_key = homeroom_key(MODULE, module.week1_monday)
     storage = Storage.open(path)
     try:
         now = dt.datetime.now(dt.UTC)

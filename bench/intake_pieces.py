@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bare_app import create_bare_app
 from flask.testing import FlaskClient
 from intake_common import CALENDAR_PATH, MEETING_ID, WEBHOOK_PATH, BodyMaker, prepare_database
 
@@ -140,8 +141,6 @@ def _one_row_commit(storage: Storage) -> Callable[[], None]:
 
 
 def time_requests(tmp: Path, maker: BodyMaker, repeat: int) -> list[Timing]:
-    from bare_app import create_bare_app
-
     path = tmp / "pieces-app.db"
     prepare_database(path)
     settings = Settings(

@@ -23,33 +23,29 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import http.client
-import itertools
 import os
 import platform
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from intake_common import CALENDAR_PATH, MEETING_ID, ROOT, SLOTS, WEBHOOK_PATH, BodyMaker, prepare_database
+from common import interrupt_on_sigterm, print_rows
+from intake_common import CALENDAR_PATH, MEETING_ID, ROOT, WEBHOOK_PATH, BodyMaker, prepare_database
+from intake_load import MAX_RATE, LoadResult, run_python, run_wrk
+from intake_servers import Server, server_flags, service_env, warm_up
+
+from zoom_homeroom.services.intake import process_pending
+from zoom_homeroom.settings import load_calendar
+from zoom_homeroom.storage import Storage
 
 TARGET_RATIO = 0.35
 TARGET_P99_MS = 25.0
-# Enough distinct signed bodies for this many requests a second; a run faster than that repeats
-# bodies (counted and reported), which the service would store once.
-MAX_RATE = 10_000
-START_TIMEOUT_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 15.0
 
 
 # -- the database after the run -----------------------------------------------------------------------
@@ -68,10 +64,6 @@ class Stored:
 def process_stored(path: Path) -> tuple[int, float]:
     """Process the stored deliveries as the service does after intake (the next attendance read, or
     the scheduler's minute job); returns how many and the seconds it took."""
-    from zoom_homeroom.services.intake import process_pending
-    from zoom_homeroom.settings import load_calendar
-    from zoom_homeroom.storage import Storage
-
     storage = Storage.open(path, migrate=False)
     try:
         started = time.perf_counter()
@@ -103,345 +95,6 @@ def count_stored(path: Path) -> Stored:
     pending = outcomes.pop("pending", 0)
     total = ok + pending + sum(outcomes.values())
     return Stored(total, ok, pending, outcomes, presence, user_ids)
-
-
-# -- servers ---------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """A gunicorn process group of ours: started in its own session, stopped by its id."""
-
-    def __init__(self, name: str, command: list[str], *, env: dict[str, str], cwd: Path, log: Path):
-        self.name = name
-        self.command = command
-        self.env = env
-        self.cwd = cwd
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, ready_path: str) -> None:
-        """Start, then wait until `GET ready_path` gets an HTTP answer (any status)."""
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                self.command,
-                env=self.env,
-                cwd=self.cwd,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches us only; we stop the group ourselves
-            )
-        self._wait_ready(ready_path)
-
-    def _wait_ready(self, path: str) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
-                conn.request("GET", path)
-                conn.getresponse().read()
-                conn.close()
-                return
-            time.sleep(0.05)
-        raise RuntimeError(
-            f"{self.name} did not answer within {START_TIMEOUT_SECONDS:g} s:\n{self.log_tail()}"
-        )
-
-    @property
-    def port(self) -> int:
-        return int(self.command[self.command.index("--port") + 1])
-
-    def stop(self) -> None:
-        """SIGTERM (gunicorn finishes the requests in hand), then SIGKILL if it lingers."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def error_lines(self) -> list[str]:
-        """Log lines that are neither access-log 2xx/4xx lines nor gunicorn's start/stop notices."""
-        wanted = []
-        for line in self.log.read_text(errors="replace").splitlines():
-            if " 204 " in line or " 200 " in line or " 405 " in line or "[INFO]" in line:
-                continue
-            wanted.append(line)
-        return wanted
-
-
-def server_flags(workers: int) -> list[str]:
-    """`homeroom serve`'s flags (and bare_app.py's): a free port and the number of workers."""
-    return ["--port", str(free_port()), "--workers", str(workers)]
-
-
-def service_env(tmp: Path, secret: str) -> dict[str, str]:
-    """The process environment minus any ZOOM_/HOMEROOM_/SLACK_ settings, plus the bench's own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOOM_", "HOMEROOM_", "SLACK_"))}
-    env.update(
-        HOMEROOM_DATABASE=str(tmp / "homeroom.db"),
-        HOMEROOM_CONFIG=str(CALENDAR_PATH),
-        HOMEROOM_SECRET_KEY=secrets.token_hex(32),
-        ZOOM_WEBHOOK_SECRET_TOKEN=secret,
-        PYTHONPATH=str(ROOT),
-    )
-    return env
-
-
-def warm_up(port: int, path: str, requests: int = 64, threads: int = 8) -> None:
-    """A few concurrent GETs, so every worker has imported, connected and answered once."""
-
-    def worker() -> None:
-        for _ in range(requests // threads):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", path)
-            conn.getresponse().read()
-            conn.close()
-
-    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-
-
-# -- load generators -------------------------------------------------------------------------------
-
-
-@dataclass
-class LoadResult:
-    """One load run's figures, as the generator measured them."""
-
-    seconds: float
-    requests: int
-    non_2xx: int
-    socket_errors: int
-    p50_ms: float
-    p99_ms: float
-    repeated_bodies: int = 0
-    answered_ids: set[str] | None = None  # exact, from the Python generator only
-
-    @property
-    def per_second(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    @property
-    def answered_2xx(self) -> int:
-        return self.requests - self.non_2xx
-
-
-WRK_SCRIPT = """-- Written by bench/webhook_intake.py: POST pre-signed, distinct webhook bodies.
-local chunks = {%(chunks)s}
-local slots = {%(slots)s}
-local counter, threads = 0, {}
-
-function setup(thread)
-  counter = counter + 1
-  thread:set("id", counter)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  local nthreads, line = tonumber(args[2]), 0
-  signatures, join_times, indexes = {}, {}, {}
-  for text in io.lines(args[1]) do
-    if line %% nthreads == id - 1 then
-      local sig, joined = text:match("^(%%S+) (%%S+)$")
-      table.insert(signatures, sig)
-      table.insert(join_times, joined)
-      table.insert(indexes, tostring(line))
-    end
-    line = line + 1
-  end
-  sent, repeated = 0, 0
-  headers = {["Content-Type"] = "application/json", ["x-zm-request-timestamp"] = args[3]}
-end
-
-function request()
-  sent = sent + 1
-  if sent > #signatures then repeated = repeated + 1 end
-  local k = (sent - 1) %% #signatures + 1
-  local values = {index = indexes[k], join_time = join_times[k]}
-  local parts = {}
-  for i, slot in ipairs(slots) do
-    parts[#parts + 1] = chunks[i]
-    parts[#parts + 1] = values[slot]
-  end
-  parts[#parts + 1] = chunks[#chunks]
-  headers["x-zm-signature"] = signatures[k]
-  return wrk.format("POST", nil, headers, table.concat(parts))
-end
-
-function done(summary, latency, requests)
-  local total_repeated = 0
-  for _, thread in ipairs(threads) do total_repeated = total_repeated + thread:get("repeated") end
-  local e = summary.errors
-  io.write(string.format(
-    "BENCH requests=%%d duration_us=%%d non_2xx=%%d socket_errors=%%d p50_us=%%d p99_us=%%d repeated=%%d\\n",
-    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    math.floor(latency:percentile(50)), math.floor(latency:percentile(99)), total_repeated))
-end
-"""
-
-
-def lua_string(text: str) -> str:
-    return "[==[" + text + "]==]"
-
-
-def run_wrk(
-    url: str, maker: BodyMaker, *, seconds: float, connections: int, tmp: Path, unique: bool
-) -> LoadResult:
-    """Drive `url` with wrk for `seconds`; `unique=False` reuses a small set of bodies (the bare app)."""
-    count = int(seconds * MAX_RATE) if unique else 2_000
-    signatures = tmp / ("signatures.txt" if unique else "signatures-bare.txt")
-    with signatures.open("w", encoding="ascii") as out:
-        for index in range(count):
-            body = maker.body(index)
-            out.write(f"{maker.signature(body)} {maker.join_time(index)}\n")
-    script = tmp / "intake.lua"
-    script.write_text(
-        WRK_SCRIPT
-        % {
-            "chunks": ", ".join(lua_string(chunk) for chunk in maker.chunks()),
-            "slots": ", ".join(f'"{slot}"' for slot in SLOTS),
-        },
-        encoding="utf-8",
-    )
-    threads = max(1, min(os.cpu_count() or 1, connections))
-    command = [
-        shutil.which("wrk") or "wrk",
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{max(1, round(seconds))}s",
-        "--timeout",
-        "5s",
-        "-s",
-        str(script),
-        url,
-        "--",
-        str(signatures),
-        str(threads),
-        maker.timestamp,
-    ]
-    output = _run_child(command)
-    line = next((text for text in output.splitlines() if text.startswith("BENCH ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk printed no result:\n{output}")
-    fields = dict(item.split("=") for item in line.split()[1:])
-    return LoadResult(
-        seconds=int(fields["duration_us"]) / 1e6,
-        requests=int(fields["requests"]),
-        non_2xx=int(fields["non_2xx"]),
-        socket_errors=int(fields["socket_errors"]),
-        p50_ms=int(fields["p50_us"]) / 1000,
-        p99_ms=int(fields["p99_us"]) / 1000,
-        repeated_bodies=int(fields["repeated"]) if unique else 0,
-    )
-
-
-def _run_child(command: list[str]) -> str:
-    """Run a child in its own session and return its output; Ctrl-C stops it by its id."""
-    child = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True
-    )
-    try:
-        output, _ = child.communicate()
-    finally:
-        if child.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-    if child.returncode != 0:
-        raise RuntimeError(f"{command[0]} exited with {child.returncode}:\n{output}")
-    return output
-
-
-def run_python(port: int, maker: BodyMaker, *, seconds: float, connections: int, unique: bool) -> LoadResult:
-    """Drive the endpoint from `connections` threads, one http.client connection each (reopened
-    whenever gunicorn's sync worker closes it, which is after every response)."""
-    indexes = itertools.count()
-    index_lock = threading.Lock()
-    stop = threading.Event()
-    results: list[tuple[float, int, str]] = []  # (latency s, status or 0, participant index)
-    results_lock = threading.Lock()
-
-    def next_index() -> int:
-        with index_lock:
-            index = next(indexes)
-        return index if unique else index % 2_000
-
-    def worker() -> None:
-        local: list[tuple[float, int, str]] = []
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        while not stop.is_set():
-            index = next_index()
-            body = maker.body(index)
-            headers = maker.headers(body)
-            began = time.perf_counter()
-            try:
-                conn.request("POST", WEBHOOK_PATH, body=body, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-                if response.will_close:
-                    conn.close()
-            except (OSError, http.client.HTTPException):
-                status = 0
-                conn.close()
-            local.append((time.perf_counter() - began, status, str(index)))
-        conn.close()
-        with results_lock:
-            results.extend(local)
-
-    pool = [threading.Thread(target=worker, daemon=True) for _ in range(connections)]
-    began = time.perf_counter()
-    for thread in pool:
-        thread.start()
-    try:
-        stop.wait(seconds)
-    finally:  # also on Ctrl-C: each thread finishes its request in hand, then the servers are stopped
-        stop.set()
-        for thread in pool:
-            thread.join()
-    elapsed = time.perf_counter() - began
-    latencies = sorted(latency for latency, _, _ in results)
-    statuses: dict[int, int] = {}
-    for _, status, _ in results:
-        statuses[status] = statuses.get(status, 0) + 1
-    ok = {f"bench-{index}" for _, status, index in results if 200 <= status < 300}
-    socket_errors = statuses.get(0, 0)
-    return LoadResult(
-        seconds=elapsed,
-        requests=len(results) - socket_errors,
-        non_2xx=sum(n for status, n in statuses.items() if status and not 200 <= status < 300),
-        socket_errors=socket_errors,
-        p50_ms=_percentile(latencies, 0.50) * 1000,
-        p99_ms=_percentile(latencies, 0.99) * 1000,
-        answered_ids=ok,
-    )
-
-
-def _percentile(sorted_values: list[float], fraction: float) -> float:
-    if not sorted_values:
-        return 0.0
-    return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
 
 # -- the report --------------------------------------------------------------------------------------
@@ -489,17 +142,6 @@ def filesystem_of(path: Path) -> str:
     return f"{best[2]} ({best[0]} on {best[1]})"
 
 
-def print_table(rows: list[list[str]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print(
-            "  ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-
-
 def report(bare: LoadResult, service: LoadResult, stored: Stored, connections: int) -> bool:
     """Print the figures and the targets; True when every target is met."""
     print_load(bare, service)
@@ -537,7 +179,7 @@ def print_load(bare: LoadResult, service: LoadResult) -> None:
         for name, r in (("bare Flask 204", bare), ("service /webhooks/zoom", service))
     ]
     print()
-    print_table([header, *rows])
+    print_rows([header, *rows])
 
 
 def print_accounting(service: LoadResult, stored: Stored, connections: int) -> int:
@@ -591,20 +233,6 @@ def parse_args() -> argparse.Namespace:
         "--pieces-repeat", type=int, default=300, help="iterations per timed piece (default 300)"
     )
     return parser.parse_args()
-
-
-@contextlib.contextmanager
-def interrupt_on_sigterm() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C, so the finally blocks stop the servers and remove the files."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def main() -> int:
@@ -679,6 +307,7 @@ def run(args: argparse.Namespace, generator: str, tmp: Path) -> int:
     )
     met = report(results["bare app"], results["service"], count_stored(tmp / "homeroom.db"), args.connections)
     if args.pieces or not met:
+        # Imported here: the pieces build the app in this process (Flask), which a met run does without.
         from intake_pieces import print_pieces, time_pieces
 
         print_pieces(time_pieces(tmp, maker, args.pieces_repeat))

@@ -22,7 +22,6 @@ import argparse
 import dataclasses
 import datetime as dt
 import logging
-import signal
 import sys
 import tempfile
 import time
@@ -34,16 +33,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import interrupt_on_sigterm, print_rows  # noqa: E402
+
 from zoom_homeroom.core.models import HOMEROOM, Calendar, PlannedSession, SessionRecord  # noqa: E402
 from zoom_homeroom.core.planning import plan_sessions  # noqa: E402
 from zoom_homeroom.core.roster import parse_roster, roster_changes  # noqa: E402
 from zoom_homeroom.demo.cohort import SampleStudent, poll_csv, roster_csv, sample_students  # noqa: E402
-from zoom_homeroom.demo.run import PROMPTS, demo_calendar_toml  # noqa: E402
+from zoom_homeroom.demo.run import demo_calendar_toml, write_prompts  # noqa: E402
 from zoom_homeroom.runtime import Runtime  # noqa: E402
 from zoom_homeroom.sandbox import Participant, ZoomSandbox  # noqa: E402
 from zoom_homeroom.scheduler import PlannedJob, planned_jobs  # noqa: E402
 from zoom_homeroom.services import jobs, mixitup  # noqa: E402
-from zoom_homeroom.settings import Settings, load_calendar  # noqa: E402
+from zoom_homeroom.settings import load_calendar, sandbox_settings  # noqa: E402
 from zoom_homeroom.storage import Storage  # noqa: E402
 from zoom_homeroom.zoom import ZoomClient, make_client  # noqa: E402
 
@@ -178,16 +179,8 @@ class Cycle:
         self.calendar = calendar
         self.args = args
         self.students = sample_students(per_module=args.per_module, seed=args.seed)
-        self.settings = Settings(
-            zoom_account_id=sandbox.account_id,
-            zoom_client_id=sandbox.client_id,
-            zoom_client_secret=sandbox.client_secret,
-            zoom_webhook_secret_token=sandbox.webhook_secret,
-            zoom_api_url=sandbox.api_url,
-            zoom_oauth_token_url=sandbox.token_url,
-            database=folder / "homeroom.db",
-            config_path=folder / "homeroom.toml",
-            secret_key="bench-secret-key-0123456789",
+        self.settings = sandbox_settings(
+            sandbox, database=folder / "homeroom.db", config=folder / "homeroom.toml"
         )
         self.client: ZoomClient | None = None
 
@@ -344,18 +337,6 @@ def build_timeline(cycle: Cycle) -> list[Step]:
 # -- the report --------------------------------------------------------------------------------------
 
 
-def print_rows(rows: list[list[str]], *, text_columns: tuple[int, ...] = (0,)) -> None:
-    """Aligned columns: text left, numbers right."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        cells = enumerate(zip(row, widths, strict=True))
-        print(
-            "  ".join(
-                cell.ljust(w) if i in text_columns else cell.rjust(w) for i, (cell, w) in cells
-            ).rstrip()
-        )
-
-
 def print_table(title: str, rows: list[tuple[str, Tally]]) -> None:
     """Calls by kind, one row per label."""
     header = ["", "runs", *KINDS, "total", "errors"]
@@ -443,28 +424,10 @@ def main() -> int:
             return 130
 
 
-@contextmanager
-def interrupt_on_sigterm() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C, so the sandbox stops and the files are removed."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def write_config(folder: Path) -> Calendar:
     """The demo's calendar (4 modules, Mix It Up in weeks 2 and 4) and a prompt per module and week."""
     (folder / "homeroom.toml").write_text(demo_calendar_toml(WEEK1_MONDAY), encoding="utf-8")
-    for module in (1, 2, 3, 4):
-        prompts = folder / "prompts" / f"mod{module}"
-        prompts.mkdir(parents=True)
-        for week, text in PROMPTS.items():
-            (prompts / f"week{week}.md").write_text(text + "\n", encoding="utf-8")
+    write_prompts(folder)
     return load_calendar(folder / "homeroom.toml")
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from tests.factories import calendar_toml, make_calendar, utc
 from zoom_homeroom import create_app
 from zoom_homeroom.runtime import Runtime
-from zoom_homeroom.settings import load_settings
+from zoom_homeroom.settings import load_settings, sandbox_environment
 from zoom_homeroom.storage import Storage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -163,14 +163,7 @@ def sandbox(clock, calendar):
 
 @pytest.fixture
 def sandbox_env(env: dict[str, str], sandbox) -> dict[str, str]:
-    return {
-        **env,
-        "ZOOM_API_URL": sandbox.api_url,
-        "ZOOM_OAUTH_TOKEN_URL": sandbox.token_url,
-        "ZOOM_ACCOUNT_ID": sandbox.account_id,
-        "ZOOM_CLIENT_ID": sandbox.client_id,
-        "ZOOM_CLIENT_SECRET": sandbox.client_secret,
-    }
+    return {**env, **sandbox_environment(sandbox)}
 
 
 @pytest.fixture

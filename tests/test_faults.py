@@ -31,9 +31,10 @@ from tests.webhook_bodies import (
     signed_headers,
     store_known_session,
 )
+from zoom_homeroom.clock import utc_now
 from zoom_homeroom.core.models import Calendar, Delivery
 from zoom_homeroom.core.roster import parse_roster, roster_changes
-from zoom_homeroom.runtime import Runtime, utc_now
+from zoom_homeroom.runtime import Runtime
 from zoom_homeroom.sandbox import Participant, ZoomSandbox
 from zoom_homeroom.services import backfill as backfill_service
 from zoom_homeroom.services.sync import SyncError, sync_homeroom

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from .clock import Clock, Sleep, utc_now
 from .core.models import Calendar
 from .settings import Settings, load_calendar
 from .storage import Storage, StoragePool
@@ -24,14 +24,7 @@ if TYPE_CHECKING:
 
     from .zoom.client import ZoomClient
 
-Clock = Callable[[], dt.datetime]
-
 _APP_EXTENSION = "zoom_homeroom"
-
-
-def utc_now() -> dt.datetime:
-    """The real clock; everything else takes a `Clock` so tests can pin time."""
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -40,7 +33,7 @@ class Runtime:
 
     settings: Settings
     clock: Clock = utc_now
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Sleep = time.sleep
     calendar_override: Calendar | None = field(default=None, repr=False)
     zoom_client: ZoomClient | None = field(default=None, repr=False)  # shared by a long-running process
     _storages: StoragePool = field(init=False, repr=False)

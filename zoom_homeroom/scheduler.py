@@ -45,18 +45,16 @@ def planned_jobs(calendar: Calendar, now: dt.datetime, *, include_missed: bool =
     finalize_after = dt.timedelta(minutes=config.finalize_after_minutes)
     jobs: list[PlannedJob] = []
     for session in plan_sessions(calendar):
+        # A module's meeting is synced by module number, a Mix It Up meeting by its week.
+        sync = (
+            ("sync_module", (session.module,))
+            if session.kind == HOMEROOM
+            else ("sync_mix_it_up", (session.week,))
+        )
         for minutes in config.sync_before_minutes:
             run_at = session.start - dt.timedelta(minutes=minutes)
-            label = _before_label(minutes)
-            if session.kind == HOMEROOM:
-                job = PlannedJob(
-                    f"sync:{session.key}:{label}", f"{JOBS}:sync_module", (session.module,), run_at
-                )
-            else:
-                job = PlannedJob(
-                    f"sync:{session.key}:{label}", f"{JOBS}:sync_mix_it_up", (session.week,), run_at
-                )
-            jobs.append(job)
+            job_id = f"sync:{session.key}:{_before_label(minutes)}"
+            jobs.append(PlannedJob(job_id, f"{JOBS}:{sync[0]}", sync[1], run_at))
         jobs.append(
             PlannedJob(
                 f"finalize:{session.key}",

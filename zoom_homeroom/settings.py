@@ -7,10 +7,12 @@ repr, a log line or an error: problems name the variable, never its value.
 from __future__ import annotations
 
 import os
+import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from .core.calendar import CalendarError, parse_calendar
@@ -118,6 +120,45 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         slack_webhook_url=slack,
         trusted_proxies=int(proxies),
+    )
+
+
+class SandboxEndpoints(Protocol):
+    """What a built-in Zoom sandbox (`zoom_homeroom.sandbox.ZoomSandbox`) tells the service."""
+
+    account_id: str
+    client_id: str
+    client_secret: str
+    webhook_secret: str
+
+    @property
+    def api_url(self) -> str: ...
+
+    @property
+    def token_url(self) -> str: ...
+
+
+def sandbox_environment(sandbox: SandboxEndpoints) -> dict[str, str]:
+    """The variables that point the service at a built-in Zoom sandbox (its credentials are not secrets)."""
+    return {
+        "ZOOM_API_URL": sandbox.api_url,
+        "ZOOM_OAUTH_TOKEN_URL": sandbox.token_url,
+        "ZOOM_ACCOUNT_ID": sandbox.account_id,
+        "ZOOM_CLIENT_ID": sandbox.client_id,
+        "ZOOM_CLIENT_SECRET": sandbox.client_secret,
+        "ZOOM_WEBHOOK_SECRET_TOKEN": sandbox.webhook_secret,
+    }
+
+
+def sandbox_settings(sandbox: SandboxEndpoints, *, database: Path, config: Path) -> Settings:
+    """Settings for running the service against a built-in Zoom sandbox, with a fresh secret key."""
+    return load_settings(
+        {
+            **sandbox_environment(sandbox),
+            "HOMEROOM_DATABASE": str(database),
+            "HOMEROOM_CONFIG": str(config),
+            "HOMEROOM_SECRET_KEY": secrets.token_hex(32),
+        }
     )
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..core.models import Calendar
-from ..settings import ConfigError, load_calendar, load_settings
+from ..settings import ConfigError, load_calendar, load_settings, sandbox_environment
 from . import cli, echo_err
 
 if TYPE_CHECKING:
@@ -66,13 +66,5 @@ def _print_environment(sandbox: ZoomSandbox) -> None:
     """The variables that point the service at the sandbox (its values are not secrets)."""
     for user in sandbox.users.all():
         echo_err(f"user {user['email']} ({user['id']})")
-    values = {
-        "ZOOM_API_URL": sandbox.api_url,
-        "ZOOM_OAUTH_TOKEN_URL": sandbox.token_url,
-        "ZOOM_ACCOUNT_ID": sandbox.account_id,
-        "ZOOM_CLIENT_ID": sandbox.client_id,
-        "ZOOM_CLIENT_SECRET": sandbox.client_secret,
-        "ZOOM_WEBHOOK_SECRET_TOKEN": sandbox.webhook_secret,
-    }
-    for name, value in values.items():
+    for name, value in sandbox_environment(sandbox).items():
         click.echo(f"{name}={value}")

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ..core.matching import normalise_email
 from ..core.models import ROLES
 from ..core.times import to_utc_text
 from ..runtime import Runtime
@@ -32,7 +33,7 @@ def user_group() -> None:
 @pass_runtime
 def add_user(runtime: Runtime, email: str, role: str, password_stdin: bool) -> None:
     """Add a user, or set an existing user's role and password (which signs them out everywhere)."""
-    email = email.strip().lower()
+    email = normalise_email(email)
     if not EMAIL.fullmatch(email):
         raise click.ClickException(f"{email!r} is not an email address")
     if password_stdin:
@@ -50,8 +51,8 @@ def add_user(runtime: Runtime, email: str, role: str, password_stdin: bool) -> N
 def remove_user(runtime: Runtime, email: str) -> None:
     """Remove a user; their sessions stop working at once."""
     if not runtime.storage.remove_user(email):
-        raise click.ClickException(f"no user {email.strip().lower()!r} (see `homeroom user list`)")
-    click.echo(f"removed {email.strip().lower()}")
+        raise click.ClickException(f"no user {normalise_email(email)!r} (see `homeroom user list`)")
+    click.echo(f"removed {normalise_email(email)}")
 
 
 @user_group.command("list")

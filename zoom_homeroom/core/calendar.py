@@ -210,14 +210,7 @@ def _sessions(table: Mapping[str, Any] | None, problems: _Problems) -> SessionsC
                 weekday = WEEKDAYS.index(weekday_name.lower())
             else:
                 problems.add("sessions.weekday", f"{weekday_name!r} is not a day name like wednesday")
-        start = _time(_required(t, "sessions", "start", problems), "sessions.start", problems)
-        duration = _int(
-            _required(t, "sessions", "duration_minutes", problems),
-            "sessions.duration_minutes",
-            problems,
-            low=1,
-            high=24 * 60,
-        )
+        start, duration = _start_and_duration(t, "sessions", problems)
         weeks = _int_list(_required(t, "sessions", "weeks", problems), "sessions.weeks", problems)
         if None in (weekday, start, duration, weeks):
             return None
@@ -226,17 +219,25 @@ def _sessions(table: Mapping[str, Any] | None, problems: _Problems) -> SessionsC
     return _read(table, "sessions", _SESSIONS_KEYS, problems, build)
 
 
+def _start_and_duration(
+    t: Mapping[str, Any], table: str, problems: _Problems
+) -> tuple[dt.time | None, int | None]:
+    """A table's `start` (HH:MM) and `duration_minutes` (1 to a day), each None when unusable."""
+    start = _time(_required(t, table, "start", problems), f"{table}.start", problems)
+    duration = _int(
+        _required(t, table, "duration_minutes", problems),
+        f"{table}.duration_minutes",
+        problems,
+        low=1,
+        high=24 * 60,
+    )
+    return start, duration
+
+
 def _mix_it_up(table: Mapping[str, Any] | None, problems: _Problems) -> MixItUpConfig | None:
     def build(t: Mapping[str, Any]) -> MixItUpConfig | None:
         weeks = _int_list(_required(t, "mix_it_up", "weeks", problems), "mix_it_up.weeks", problems)
-        start = _time(_required(t, "mix_it_up", "start", problems), "mix_it_up.start", problems)
-        duration = _int(
-            _required(t, "mix_it_up", "duration_minutes", problems),
-            "mix_it_up.duration_minutes",
-            problems,
-            low=1,
-            high=24 * 60,
-        )
+        start, duration = _start_and_duration(t, "mix_it_up", problems)
         host = _host(_required(t, "mix_it_up", "host", problems), "mix_it_up.host", problems)
         sizes = _group_size(_required(t, "mix_it_up", "group_size", problems), problems)
         upper = _int_list(

@@ -14,10 +14,19 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .calendar import session_date
-from .models import HOMEROOM, MIX_IT_UP, Calendar, PlannedSession, SessionKind, Student
+from .matching import normalise_email
+from .models import (
+    HOMEROOM,
+    MIX_IT_UP,
+    Calendar,
+    PlannedSession,
+    SessionKind,
+    Student,
+    homeroom_key,
+    mix_it_up_key,
+)
 from .planning import PlanningError, local_to_utc, mix_it_up_date, plan_sessions, zoom_weekday
 from .times import parse_utc_text
 
@@ -129,7 +138,7 @@ def homeroom_meeting_spec(
     _add_agenda(body, agenda)
     check_zoom_limits(body, occurrences=len(occurrences))
     return MeetingSpec(
-        key=f"{HOMEROOM}:{module}:{config.week1_monday.isoformat()}",
+        key=homeroom_key(module, config.week1_monday),
         kind=HOMEROOM,
         module=module,
         host=config.host,
@@ -172,9 +181,7 @@ def mix_it_up_meeting_spec(
     }
     _add_agenda(body, agenda)
     check_zoom_limits(body)
-    return MeetingSpec(
-        key=f"{MIX_IT_UP}:{date.isoformat()}", kind=MIX_IT_UP, module=None, host=mix.host, body=body
-    )
+    return MeetingSpec(key=mix_it_up_key(date), kind=MIX_IT_UP, module=None, host=mix.host, body=body)
 
 
 def room_name(number: int, topic: str) -> str:
@@ -345,7 +352,7 @@ def _breakout_room(rooms: Sequence[tuple[str, list[str]]]) -> dict[str, Any]:
 
 
 def _emails(emails: Sequence[str]) -> list[str]:
-    return sorted({email.strip().lower() for email in emails if email.strip()})
+    return sorted({normalise_email(email) for email in emails if email.strip()})
 
 
 def _check_groups(groups: Sequence[tuple[int, str, Sequence[str]]]) -> None:
@@ -398,8 +405,8 @@ def _schedule_changes(desired: MeetingSpec, current: Mapping[str, Any]) -> list[
 
 
 def _start_matches(desired: MeetingSpec, current: Mapping[str, Any]) -> bool:
-    wanted = _start_instant(desired.body)
-    actual = _start_instant(current)
+    wanted = start_instant(desired.body)
+    actual = start_instant(current)
     if actual is None:
         return False
     if actual == wanted:
@@ -407,24 +414,23 @@ def _start_matches(desired: MeetingSpec, current: Mapping[str, Any]) -> bool:
     return actual in {occurrence.start_utc for occurrence in desired.occurrences}
 
 
-def _start_instant(meeting: Mapping[str, Any]) -> dt.datetime | None:
-    """`start_time` as an aware UTC instant: Zoom's GET sends UTC with Z, our bodies local wall time."""
+def start_instant(meeting: Mapping[str, Any]) -> dt.datetime | None:
+    """A meeting's (or a body's) `start_time` as an aware UTC instant; None when it has none that reads.
+
+    Zoom's GET sends UTC with Z; our bodies send local wall time in the body's `timezone`. A series'
+    start is its first occurrence.
+    """
     text = meeting.get("start_time")
     if not text:
         return None
     try:
-        return parse_utc_text(text)
+        return parse_utc_text(str(text), zone=meeting.get("timezone"))
     except ValueError:
-        pass
-    try:
-        local = dt.datetime.fromisoformat(text)
-        return local.replace(tzinfo=ZoneInfo(str(meeting.get("timezone")))).astimezone(dt.UTC)
-    except (ValueError, ZoneInfoNotFoundError):
         return None
 
 
 def _describe_start(meeting: Mapping[str, Any]) -> str:
-    instant = _start_instant(meeting)
+    instant = start_instant(meeting)
     if instant is None:
         return "no start time"
     return f"{instant:%Y-%m-%d %H:%M} UTC"
@@ -474,7 +480,7 @@ def _room_map(rooms: Sequence[Mapping[str, Any]]) -> dict[str, frozenset[str]]:
     mapped: dict[str, frozenset[str]] = {}
     for room in rooms:
         name = str(room.get("name", ""))
-        emails = frozenset(str(email).strip().lower() for email in room.get("participants") or ())
+        emails = frozenset(normalise_email(str(email)) for email in room.get("participants") or ())
         mapped[name] = mapped.get(name, frozenset()) | emails
     return mapped
 
@@ -500,7 +506,7 @@ def _canonical(body: Mapping[str, Any]) -> Any:
         if isinstance(value, list | tuple):
             items = [walk(item) for item in value]
             if key == "participants":
-                return sorted(str(item).strip().lower() for item in items)
+                return sorted(normalise_email(str(item)) for item in items)
             return items
         return value
 

@@ -16,6 +16,17 @@ Status = Literal["present", "late", "partial", "absent", "excused"]
 STATUSES: tuple[Status, ...] = ("present", "late", "partial", "absent", "excused")
 
 
+def homeroom_key(module: int, day: dt.date) -> str:
+    """`homeroom:1:2027-01-06`: the key of a module's session on `day`, and of its series (whose key
+    is the cycle's week-1 Monday: one recurring meeting per module and cycle)."""
+    return f"{HOMEROOM}:{module}:{day.isoformat()}"
+
+
+def mix_it_up_key(day: dt.date) -> str:
+    """`mix_it_up:2027-01-13`: the key of a week's Mix It Up session and of its meeting."""
+    return f"{MIX_IT_UP}:{day.isoformat()}"
+
+
 @dataclass(frozen=True)
 class SessionsConfig:
     """`[sessions]`: when the weekly homeroom meets."""
@@ -136,8 +147,8 @@ class PlannedSession:
     def key(self) -> str:
         """Stable identity: `homeroom:1:2027-01-06`, `mix_it_up:2027-01-13`."""
         if self.kind == MIX_IT_UP:
-            return f"{MIX_IT_UP}:{self.date.isoformat()}"
-        return f"{HOMEROOM}:{self.module}:{self.date.isoformat()}"
+            return mix_it_up_key(self.date)
+        return homeroom_key(self.module, self.date)
 
     @property
     def minutes(self) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .roster import CsvProblems, normalise_email, read_csv
+from .matching import normalise_email
+from .roster import CsvProblems, read_csv
 
 MAX_TOPIC_CHARS = 80
 MAX_RANK = 10

@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from .errors import HomeroomError
+from .matching import normalise_email
 from .models import Student
 
 REQUIRED_COLUMNS = ("name", "email", "module", "program", "group")
@@ -42,10 +43,6 @@ class RosterError(CsvProblems):
 
 def is_email(text: str) -> bool:
     return bool(_EMAIL.match(text)) and len(text) <= 254
-
-
-def normalise_email(text: str) -> str:
-    return text.strip().lower()
 
 
 @dataclass(frozen=True)
@@ -178,10 +175,10 @@ def _aliases(text: str, where: str, problems: list[str]) -> tuple[str, ...]:
         if not alias:
             continue
         if "@" in alias:
-            if not is_email(alias.lower()):
+            if not is_email(normalise_email(alias)):
                 problems.append(f"{where}: alias {alias!r} looks like an email but is not a valid address")
                 continue
-            alias = alias.lower()
+            alias = normalise_email(alias)
         if alias not in aliases:
             aliases.append(alias)
     if len(aliases) > MAX_ALIASES:

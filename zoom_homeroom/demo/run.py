@@ -9,7 +9,6 @@ the dashboard until Ctrl-C. `fast=True` plays with no waiting and returns.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import shutil
 import threading
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from zoneinfo import ZoneInfo
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from ..core.meetings import room_name
-from ..core.models import HOMEROOM, Calendar
+from ..core.models import HOMEROOM, Calendar, homeroom_key, mix_it_up_key
 from ..core.planning import plan_sessions
 from ..core.roster import parse_roster, roster_changes
 from ..errors import HomeroomError
@@ -29,7 +28,7 @@ from ..sandbox import Participant, ZoomSandbox
 from ..services import attendance, jobs, mixitup
 from ..services.sync import sync_homeroom
 from ..services.users import hash_password
-from ..settings import Settings, load_calendar
+from ..settings import Settings, load_calendar, sandbox_settings
 from ..web.app import create_app
 from .cohort import poll_csv, roster_csv, sample_students
 from .wednesday import Action, MeetingPlan, script_day
@@ -121,7 +120,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> None:
     week1_monday = _this_monday()
     calendar_path = data / "homeroom.toml"
     calendar_path.write_text(demo_calendar_toml(week1_monday), encoding="utf-8")
-    _write_prompts(data)
+    write_prompts(data)
     calendar = load_calendar(calendar_path)
     tz = calendar.timezone
     clock = DemoClock(
@@ -130,17 +129,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> None:
 
     hosts = sorted({m.host for m in calendar.modules} | {calendar.mix_it_up.host})
     sandbox = ZoomSandbox(users=hosts, clock=clock).start(port=options.sandbox_port)
-    settings = Settings(
-        zoom_account_id=sandbox.account_id,
-        zoom_client_id=sandbox.client_id,
-        zoom_client_secret=sandbox.client_secret,
-        zoom_webhook_secret_token=sandbox.webhook_secret,
-        zoom_api_url=sandbox.api_url,
-        zoom_oauth_token_url=sandbox.token_url,
-        database=data / "homeroom.db",
-        config_path=calendar_path,
-        secret_key=secrets.token_hex(32),
-    )
+    settings = sandbox_settings(sandbox, database=data / "homeroom.db", config=calendar_path)
     runtime = Runtime(settings, clock=clock)
     server = None
     try:
@@ -211,7 +200,8 @@ def _day(calendar: Calendar, week: int) -> dt.date:
     return next(s.date for s in plan_sessions(calendar, kinds=(HOMEROOM,)) if s.week == week)
 
 
-def _write_prompts(data: Path) -> None:
+def write_prompts(data: Path) -> None:
+    """A discussion prompt per module and week, where the demo's calendar looks for them."""
     for module in (1, 2, 3, 4):
         folder = data / "prompts" / f"mod{module}"
         folder.mkdir(parents=True)
@@ -267,7 +257,7 @@ def _form_mix_it_up(runtime: Runtime, echo: Echo) -> None:
 def _plans(runtime: Runtime, week: int) -> list[MeetingPlan]:
     plans = []
     for module in runtime.calendar.module_numbers:
-        session = runtime.storage.session(f"{HOMEROOM}:{module}:{_day(runtime.calendar, week).isoformat()}")
+        session = runtime.storage.session(homeroom_key(module, _day(runtime.calendar, week)))
         students = runtime.storage.students(module=module)
         rooms = {s.id: f"Breakout Room {s.group}" for s in students}
         plans.append(MeetingPlan(session.zoom_meeting_id, session.start, session.end, rooms, students))
@@ -275,7 +265,7 @@ def _plans(runtime: Runtime, week: int) -> list[MeetingPlan]:
 
 
 def _mix_plan(runtime: Runtime, week: int) -> MeetingPlan:
-    session = runtime.storage.session(f"mix_it_up:{mixitup.week_date(runtime.calendar, week).isoformat()}")
+    session = runtime.storage.session(mix_it_up_key(mixitup.week_date(runtime.calendar, week)))
     formation = runtime.storage.formation(session.date)
     students = {s.id: s for s in runtime.storage.students()}
     rooms = {sid: room_name(group.number, group.topic) for group in formation.groups for sid in group.members}

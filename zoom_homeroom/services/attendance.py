@@ -12,14 +12,14 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from ..clock import utc_now
 from ..core.attendance import Member, Override, SessionAttendance, compute_session
 from ..core.matching import RosterIndex, normalise_email, normalise_name
 from ..core.models import HOMEROOM, Calendar, SessionRecord, Student
-from ..core.times import to_utc_text
 from ..errors import HomeroomError
-from ..runtime import Runtime, utc_now
+from ..runtime import Runtime
 from ..storage import Storage
-from ..storage.attendance import AttendanceRow, StatusCount, UnmatchedCount, UnmatchedRow
+from ..storage.attendance import AttendanceRow, UnmatchedRow
 from .intake import process_pending
 
 log = logging.getLogger(__name__)
@@ -54,53 +54,20 @@ def read(runtime: Runtime, sessions: Iterable[SessionRecord] | None = None) -> A
 
 
 class Attendance:
-    """Attendance just brought up to date by `read`, and the reads of it."""
+    """Attendance just brought up to date by `read`, and the reads of it: storage's attendance
+    queries (typed rows), plus who a session expects and who an unmatched participant may be."""
 
     def __init__(self, storage: Storage):
         self._storage = storage
-
-    def rows(
-        self,
-        *,
-        module: int | None = None,
-        week: int | None = None,
-        kind: str | None = None,
-        session_id: int | None = None,
-        student_id: int | None = None,
-        since: dt.date | None = None,
-        date: dt.date | None = None,
-    ) -> list[AttendanceRow]:
-        """Records with their student and session, by session, group and name (`since`: on or after)."""
-        return self._storage.attendance_rows(
-            module=module,
-            week=week,
-            kind=kind,
-            session_id=session_id,
-            student_id=student_id,
-            since=since,
-            date=date,
-        )
-
-    def unmatched(
-        self, *, module: int | None = None, week: int | None = None, session_id: int | None = None
-    ) -> list[UnmatchedRow]:
-        """Zoom participants no rule matched, newest session first."""
-        return self._storage.unmatched_rows(module=module, week=week, session_id=session_id)
+        self.rows = storage.attendance_rows
+        self.unmatched = storage.unmatched_rows
+        self.status_counts = storage.status_counts
+        self.unmatched_counts = storage.unmatched_counts
 
     def candidates(self, participant: UnmatchedRow) -> list[Student]:
         """The students an unmatched participant most likely is, best first."""
         students = (self._storage.student(student_id) for student_id in participant.candidates)
         return [student for student in students if student is not None]
-
-    def status_counts(
-        self, *, kind: str, started_before: dt.datetime, since: dt.date | None = None
-    ) -> list[StatusCount]:
-        """Records per module, week and status of one kind's sessions that have started."""
-        return self._storage.status_counts(kind=kind, started_before=started_before, since=since)
-
-    def unmatched_counts(self) -> list[UnmatchedCount]:
-        """Sessions with unmatched participants waiting for a rep, newest first."""
-        return self._storage.unmatched_counts()
 
     def expected(self, session: SessionRecord) -> list[tuple[Student, int]]:
         """The students a session expects, with their group: what a page shows before any record."""
@@ -186,11 +153,9 @@ def records(
 
 
 def record_of(row: AttendanceRow) -> dict[str, Any]:
-    """The exported fields of a record, JSON-ready: dates and times as ISO text."""
+    """The exported fields of a record, JSON-ready (the date as ISO text)."""
     record = {name: getattr(row, name) for name in RECORD_FIELDS}
     record["date"] = row.date.isoformat()
-    for name in ("first_join", "last_leave"):
-        record[name] = to_utc_text(record[name]) if record[name] else None
     return record
 
 

@@ -17,7 +17,7 @@ import requests
 
 from ..core.formation import Formation, FormationError, form_groups
 from ..core.meetings import mix_it_up_meeting_spec
-from ..core.models import MIX_IT_UP, Calendar, FormedGroup, PlannedSession, StoredFormation
+from ..core.models import MIX_IT_UP, Calendar, FormedGroup, PlannedSession, StoredFormation, mix_it_up_key
 from ..core.planning import PlanningError, mix_it_up_date, plan_sessions
 from ..core.poll import PollAnswer, parse_poll
 from ..errors import HomeroomError, NotFoundError
@@ -228,7 +228,7 @@ def shared_groups(runtime: Runtime, week: int) -> SharedGroups:
         for group in formation.groups
         for student in (students[s] for s in group.members)
     )
-    meeting = storage.meeting(f"{MIX_IT_UP}:{day.isoformat()}")
+    meeting = storage.meeting(mix_it_up_key(day))
     return SharedGroups(week, day, meeting.join_url if meeting else None, formation, members)
 
 

@@ -33,6 +33,7 @@ from ..core.meetings import (
     homeroom_meeting_spec,
     occurrences_to_delete,
     patch_body,
+    start_instant,
     stored_spec_differs,
 )
 from ..core.models import HOMEROOM, MIX_IT_UP, PlannedSession, StoredMeeting, Student
@@ -212,30 +213,7 @@ def _adopt_or_create(
 def _find_unrecorded(runtime: Runtime, spec: MeetingSpec) -> dict[str, Any] | None:
     """A meeting of this host with our topic and start that no stored meeting points at."""
     known = {meeting.zoom_meeting_id for meeting in runtime.storage.all_meetings()}
-    wanted_start = _first_start(spec)
-    for meeting in runtime.zoom.iter_meetings(spec.host):
-        if str(meeting.get("id")) in known or meeting.get("topic") != spec.body["topic"]:
-            continue
-        start = meeting.get("start_time")
-        if start and wanted_start and _same_instant(start, wanted_start):
-            return meeting
-    return None
-
-
-def _first_start(spec: MeetingSpec) -> dt.datetime | None:
-    if spec.occurrences:
-        return min(occurrence.start_utc for occurrence in spec.occurrences)
-    from zoneinfo import ZoneInfo
-
-    local = dt.datetime.fromisoformat(spec.body["start_time"])
-    return local.replace(tzinfo=ZoneInfo(spec.body["timezone"])).astimezone(dt.UTC)
-
-
-def _same_instant(text: str, instant: dt.datetime) -> bool:
-    try:
-        return parse_utc_text(text) == instant
-    except ValueError:
-        return False
+    return runtime.zoom.find_meeting(spec.host, spec.body, ignoring=known)
 
 
 def _update(
@@ -274,7 +252,7 @@ def _update(
 
 
 def _series_started(spec: MeetingSpec, now: dt.datetime) -> bool:
-    first = _first_start(spec)
+    first = start_instant(spec.body)
     return first is not None and first <= now
 
 

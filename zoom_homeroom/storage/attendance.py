@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from ..core.attendance import Edge, Override, SessionAttendance, ZoomIdentity
 from ..core.models import SessionKind, SessionRecord, Status
 from ..core.times import parse_utc_text, to_utc_text
-from .db import Connection, optional_time, where
+from .db import Connection, where
 from .sessions import SESSION_SELECT, session_record
 
 
 @dataclass(frozen=True)
 class AttendanceRow:
     """One student's computed attendance in one session, with the student, the session and any
-    rep's override (the rows of `attendance_rows`)."""
+    rep's override (the rows of `attendance_rows`). Times stay the stored ISO-8601 UTC text
+    (`core.times.to_utc_text`'s form): exports send them as they are, pages parse the few they show.
+    """
 
     student_id: int
     email: str
@@ -37,24 +39,26 @@ class AttendanceRow:
     status: Status
     computed_status: Status
     minutes: int
-    first_join: dt.datetime | None
-    last_leave: dt.datetime | None
+    first_join: str | None
+    last_leave: str | None
     in_assigned_room: bool | None
     override_note: str | None
     override_by: str | None
-    override_at: dt.datetime | None
+    override_at: str | None
 
     @classmethod
     def of(cls, row: dict) -> AttendanceRow:
-        times = {name: optional_time(row[name]) for name in ("first_join", "last_leave", "override_at")}
         room = row["in_assigned_room"]
-        date = dt.date.fromisoformat(row["date"])
-        return cls(**{**row, **times, "date": date, "in_assigned_room": None if room is None else bool(room)})
+        row.update(
+            date=dt.date.fromisoformat(row["date"]), in_assigned_room=None if room is None else bool(room)
+        )
+        return cls(**row)
 
 
 @dataclass(frozen=True)
 class UnmatchedRow:
-    """A Zoom participant no rule matched to a student, with its session and likely candidates."""
+    """A Zoom participant no rule matched to a student, with its session and likely candidates
+    (`first_join` as stored: ISO-8601 UTC text)."""
 
     session_id: int
     ident: str  # the key a rep's decision is stored under (core.matching.identity_key)
@@ -62,7 +66,7 @@ class UnmatchedRow:
     email: str
     zoom_user_id: str
     minutes: int
-    first_join: dt.datetime | None
+    first_join: str | None
     candidates: tuple[int, ...]  # student ids, best first
     reason: str
     session_key: str
@@ -73,14 +77,8 @@ class UnmatchedRow:
 
     @classmethod
     def of(cls, row: dict) -> UnmatchedRow:
-        return cls(
-            **{
-                **row,
-                "first_join": optional_time(row["first_join"]),
-                "candidates": tuple(json.loads(row["candidates"])),
-                "date": dt.date.fromisoformat(row["date"]),
-            }
-        )
+        row.update(candidates=tuple(json.loads(row["candidates"])), date=dt.date.fromisoformat(row["date"]))
+        return cls(**row)
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import webhooks
 
+from ..clock import Clock, utc_now
 from ..core.models import Calendar
 from ..errors import HomeroomError
 from ..logs import configure_logging
-from ..runtime import Clock, Runtime, utc_now
+from ..runtime import Runtime
 from ..services.intake import process_pending
 from ..settings import ConfigError, Settings, load_calendar, load_settings
 from . import api, auth, dashboard, mixitup

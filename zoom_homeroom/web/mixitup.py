@@ -6,6 +6,7 @@ from flask import Blueprint, Response, render_template
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
+from ..core.models import mix_it_up_key
 from ..services import mixitup
 from .auth import error_page
 from .context import get_runtime
@@ -23,7 +24,7 @@ def index() -> ResponseReturnValue:
     for week in calendar.mix_it_up.weeks:
         day = mixitup.week_date(calendar, week)
         formation = storage.formation(day)
-        meeting = storage.meeting(f"mix_it_up:{day.isoformat()}")
+        meeting = storage.meeting(mix_it_up_key(day))
         weeks.append(
             {
                 "week": week,

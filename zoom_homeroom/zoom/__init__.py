@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from ..clock import Clock, Sleep
 from .auth import ZoomAuth
-from .client import Clock, Sleep, ZoomClient
+from .client import ZoomClient
 from .errors import (
     ZoomAPIError,
     ZoomAuthError,

@@ -19,7 +19,8 @@ import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from .client import Backoff, Clock, Sleep, connection_error, utc_now
+from ..clock import Clock, Sleep, utc_now
+from .client import Backoff, connection_error
 from .errors import ZoomAuthError, ZoomError, ZoomRateLimited, ZoomServerError, error_for_response
 
 log = logging.getLogger(__name__)

@@ -12,13 +12,14 @@ import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Collection, Iterator
 from typing import Any, Protocol
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
+from ..clock import Clock, Sleep, utc_now
+from ..core.times import parse_utc_text
 from .errors import (
     ZoomAPIError,
     ZoomAuthError,
@@ -32,9 +33,6 @@ from .errors import (
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
-Sleep = Callable[[float], None]
-
 PAGE_SIZE = 300
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 30.0
@@ -43,11 +41,6 @@ MAX_RETRY_AFTER_SECONDS = 300.0
 
 # Failures after which a request may or may not have taken effect on Zoom's side.
 _AMBIGUOUS = (ZoomServerError, ZoomConnectionError)
-
-
-def utc_now() -> dt.datetime:
-    """The real clock (aware UTC); tests inject their own."""
-    return dt.datetime.now(dt.UTC)
 
 
 class TokenSource(Protocol):
@@ -148,7 +141,7 @@ class ZoomClient:
             except ZoomServerError as error:
                 self._backoff.pause(error, retries)
                 retries += 1
-            existing = self._find_created(host, body)
+            existing = self.find_meeting(host, body)
             if existing is not None:
                 log.info("zoom create on %s failed but meeting %s exists: using it", path, existing["id"])
                 return self.get_meeting(existing["id"])
@@ -191,6 +184,18 @@ class ZoomClient:
     def iter_meetings(self, host: str, *, type: str = "scheduled") -> Iterator[dict[str, Any]]:
         """GET /users/{host}/meetings, every page."""
         return self._paginate(f"/users/{_segment(host)}/meetings", "meetings", {"type": type})
+
+    def find_meeting(
+        self, host: str, body: dict[str, Any], *, ignoring: Collection[str] = ()
+    ) -> dict[str, Any] | None:
+        """The host's listed meeting with this body's topic and start instant (one whose id is in
+        `ignoring` does not count), or None: how a meeting created before a failure is found."""
+        for meeting in self.iter_meetings(host):
+            if str(meeting.get("id")) in ignoring or meeting.get("topic") != body.get("topic"):
+                continue
+            if _same_start(body, meeting):
+                return meeting
+        return None
 
     # -- past meetings and reports ------------------------------------------------------------
 
@@ -291,13 +296,6 @@ class ZoomClient:
             timeout=self._timeout,
         )
 
-    def _find_created(self, host: str, body: dict[str, Any]) -> dict[str, Any] | None:
-        """The host's meeting with this body's topic and start instant, if Zoom has one."""
-        for meeting in self.iter_meetings(host):
-            if meeting.get("topic") == body.get("topic") and _same_start(body, meeting):
-                return meeting
-        return None
-
 
 def _persistent_401(response: requests.Response, now: dt.datetime) -> ZoomAuthError:
     detail = error_for_response(response, now=now)
@@ -345,16 +343,10 @@ def _same_start(body: dict[str, Any], meeting: dict[str, Any]) -> bool:
     ours, theirs = body.get("start_time"), meeting.get("start_time")
     if not ours or not theirs:
         return not ours and not theirs
+    zone = meeting.get("timezone") or "UTC"
     try:
-        mine = _instant(ours, body.get("timezone") or meeting.get("timezone"))
-        listed = _instant(theirs, meeting.get("timezone"))
-    except (ValueError, ZoneInfoNotFoundError):
+        mine = parse_utc_text(str(ours), zone=body.get("timezone") or zone)
+        listed = parse_utc_text(str(theirs), zone=zone)
+    except ValueError:
         return False
     return mine == listed
-
-
-def _instant(text: str, zone: str | None) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(zone) if zone else dt.UTC)
-    return moment.astimezone(dt.UTC)
