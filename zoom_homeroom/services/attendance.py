@@ -8,7 +8,6 @@ API, the CLI and the demo never call `refresh` themselves.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,8 +20,6 @@ from ..runtime import Runtime
 from ..storage import Storage
 from ..storage.attendance import AttendanceRow, UnmatchedRow
 from .intake import process_pending
-
-log = logging.getLogger(__name__)
 
 RECORD_FIELDS = (
     "email",
