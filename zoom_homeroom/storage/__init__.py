@@ -52,7 +52,8 @@ class StoragePool:
 
     Opening a connection costs about a millisecond (twice a durable webhook write), so connections
     given back are kept for the next thread, up to `keep`. A process with one thread (a command, a
-    gunicorn sync worker) opens one and keeps it. The first connection applies pending migrations.
+    gunicorn sync worker) opens one and keeps it. The pool's first connection applies pending
+    migrations; later ones (after `close`, in a forked worker) need not look again.
     """
 
     def __init__(self, path: Path | str, *, keep: int = 4):
@@ -62,6 +63,7 @@ class StoragePool:
         self._idle: list[Storage] = []
         self._opened: list[Storage] = []
         self._held = threading.local()
+        self._migrated = False
 
     def current(self) -> Storage:
         """This thread's connection: the one it holds, else an idle one, else a new one."""
@@ -75,8 +77,8 @@ class StoragePool:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-            first = not self._opened
-            storage = Storage.open(self._path, migrate=first)
+            storage = Storage.open(self._path, migrate=not self._migrated)
+            self._migrated = True
             self._opened.append(storage)
             return storage
 
