@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from .auth import ZoomAuth
 from .client import Clock, Sleep, ZoomClient
 from .errors import (
+    ZoomAccountDailyLimit,
     ZoomAPIError,
     ZoomAuthError,
     ZoomConnectionError,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ZoomAPIError",
+    "ZoomAccountDailyLimit",
     "ZoomAuth",
     "ZoomAuthError",
     "ZoomClient",

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import requests
 
 from .errors import (
+    ZoomAccountDailyLimit,
     ZoomAPIError,
     ZoomAuthError,
     ZoomConnectionError,
@@ -84,8 +85,8 @@ class Backoff:
 
 
 def _retryable(error: ZoomError) -> bool:
-    if isinstance(error, ZoomDailyLimitExceeded):
-        return False  # nothing changes before midnight UTC
+    if isinstance(error, ZoomDailyLimitExceeded | ZoomAccountDailyLimit):
+        return False  # nothing changes before the limit resets (midnight UTC for the host's)
     return isinstance(error, ZoomRateLimited | ZoomServerError | ZoomConnectionError)
 
 
