@@ -558,10 +558,25 @@ class Storage:
 
     def add_presence(self, session_id: int, edges: Iterable[Edge]) -> int:
         """Store join/leave edges (duplicates ignored) and mark the session for recomputation."""
+        with self.write(savepoint=False):
+            added = self._insert_presence(session_id, edges)
+            if added:
+                self.db.execute("UPDATE sessions SET dirty = 1 WHERE id = ? AND dirty = 0", [session_id])
+        return added
+
+    def replace_report_presence(self, session_id: int, edges: Iterable[Edge]) -> None:
+        """Replace every report-sourced edge of a session with a complete backfill's (webhook edges stay)."""
+        with self.write():
+            self.db.execute("DELETE FROM presence WHERE session_id = ? AND source <> 'webhook'", [session_id])
+            self._insert_presence(session_id, edges)
+            self.db.execute("UPDATE sessions SET dirty = dirty + 1 WHERE id = ?", [session_id])
+
+    def _insert_presence(self, session_id: int, edges: Iterable[Edge]) -> int:
         rows = [
             (
                 session_id,
                 edge.source,
+                edge.instance,
                 edge.connection,
                 edge.room,
                 edge.kind,
@@ -569,20 +584,18 @@ class Storage:
                 edge.identity.name,
                 edge.identity.email,
                 edge.identity.zoom_user_id,
+                edge.participant_uuid,
+                edge.parent,
             )
             for edge in edges
         ]
-        with self.write(savepoint=False):
-            before = self.db.conn.total_changes
-            self.db.conn.executemany(
-                "INSERT OR IGNORE INTO presence (session_id, source, connection, room, edge, at, name, "
-                "email, zoom_user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            added = self.db.conn.total_changes - before
-            if added:
-                self.db.execute("UPDATE sessions SET dirty = 1 WHERE id = ? AND dirty = 0", [session_id])
-        return added
+        before = self.db.conn.total_changes
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO presence (session_id, source, instance, connection, room, edge, at, name, "
+            "email, zoom_user_id, participant_uuid, parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        return self.db.conn.total_changes - before
 
     def has_presence(self, session_id: int) -> bool:
         return (
@@ -599,6 +612,9 @@ class Storage:
                 kind=row["edge"],
                 at=parse_utc_text(row["at"]),
                 identity=ZoomIdentity(name=row["name"], email=row["email"], zoom_user_id=row["zoom_user_id"]),
+                instance=row["instance"],
+                participant_uuid=row["participant_uuid"],
+                parent=row["parent"],
             )
             for row in self.db.query(
                 "SELECT * FROM presence WHERE session_id = ? ORDER BY at, id", [session_id]
@@ -608,8 +624,8 @@ class Storage:
     def set_session_instance(
         self, session_id: int, *, zoom_uuid: str | None = None, ended_at: dt.datetime | None = None
     ) -> None:
-        """Record the held instance's uuid (the first one seen) and when it ended (the latest end seen,
-        since a host may end and restart the meeting)."""
+        """Record a held instance and when it ended (the latest end seen), and on the session the first
+        instance's uuid and the latest end of any, since a host may end and restart the meeting."""
         ended = to_utc_text(ended_at) if ended_at else None
         with self.write(savepoint=False):
             self.db.execute(
@@ -618,6 +634,23 @@ class Storage:
                 "ELSE ended_at END, dirty = 1 WHERE id = ?",
                 [zoom_uuid or None, ended, ended, session_id],
             )
+            if zoom_uuid:
+                self.db.execute(
+                    "INSERT INTO session_instances (session_id, uuid, ended_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (session_id, uuid) DO UPDATE SET ended_at = CASE WHEN ended_at IS NULL "
+                    "OR excluded.ended_at > ended_at THEN coalesce(excluded.ended_at, ended_at) ELSE ended_at END",
+                    [session_id, zoom_uuid, ended],
+                )
+
+    def instance_ends(self, session_id: int) -> dict[str, dt.datetime]:
+        """When each held instance of the session ended, by instance uuid (those whose end is known)."""
+        return {
+            row["uuid"]: parse_utc_text(row["ended_at"])
+            for row in self.db.query(
+                "SELECT uuid, ended_at FROM session_instances WHERE session_id = ? AND ended_at IS NOT NULL",
+                [session_id],
+            )
+        }
 
     # -- attendance -----------------------------------------------------------------------------
 
