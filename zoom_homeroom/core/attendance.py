@@ -228,6 +228,9 @@ def _owner(
     for identity in first_seen:
         if identity not in matches:
             matches[identity] = match(identity, index, groups.keys())
+    if len(first_seen) == 1:
+        (only,) = first_seen
+        return matches[only], only
 
     def rank(identity: ZoomIdentity) -> tuple:
         specificity = 0 if identity.zoom_user_id else 1 if identity.email else 2

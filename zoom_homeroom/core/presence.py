@@ -44,7 +44,7 @@ SAME_INSTANT = dt.timedelta(seconds=2)
 SAME_VISIT = dt.timedelta(seconds=5)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Edge:
     """A join or a leave of one stay: a main-meeting `user_id`, a breakout-room stay, or a report row."""
 
@@ -59,7 +59,7 @@ class Edge:
     parent: str = ""  # breakout edges: the main-meeting user_id of the stay (parent_user_id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stay:
     """One paired interval of one key (source, instance, connection, room)."""
 
@@ -185,9 +185,12 @@ def people(
 def room_aliases(persons: Iterable[Person]) -> dict[str, str]:
     """One name for each room that webhooks and reports call by different ids.
 
-    A webhook's `breakout_room_uuid` and a report's `bo_mtg_id` both identify a room, but nothing says
-    they are equal (in the sandbox they differ, as the harsher case): a person's breakout stay and report
-    room row that start together are one visit, so their ids are one room. The name is the smallest id.
+    What the evidence shows: Zoom's spec calls `bo_mtg_id` "the breakout room ID. Each breakout room is
+    assigned a unique ID"; a captured report shows it as a base64 id ("C0Vqcg+k7BWzcIf2vU7Phg==")
+    shared by everyone in that room; the webhook typings name the room `breakout_room_uuid`; no capture
+    shows both ids for one room, so whether they are equal is unknown (in the sandbox they differ, the
+    harsher case). A person's breakout stay and report room row that start together are one visit, so
+    their ids are one room. The name is the smallest id.
     """
     rooms: _Groups[str] = _Groups()
     for person in persons:
