@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import TEST_WEBHOOK_SECRET, FakeSleep
 from tests.factories import utc
 from zoom_homeroom import attendance
+from zoom_homeroom.core.attendance import Edge, ZoomIdentity
 from zoom_homeroom.core.roster import parse_roster, roster_changes
 from zoom_homeroom.runtime import Runtime
 from zoom_homeroom.sandbox import Participant, ZoomSandbox
@@ -330,4 +331,29 @@ def test_webhooks_and_the_backfill_merge_without_double_counting(meeting, sandbo
     assert attendance.backfill(sandbox_runtime, sandbox_runtime.storage.session(SESSION)).final
 
     assert before == FULL
+    assert records(sandbox_runtime) == FULL
+
+
+def test_a_backfill_replaces_report_rows_stored_before_it(meeting, sandbox_runtime, clock):
+    full_session(meeting)
+    clock.now = at("21:50")
+    storage = sandbox_runtime.storage
+    session = storage.session(SESSION)
+    # A report row as the code before presence-by-instance stored it: no instance, "user_id@join".
+    old = ZoomIdentity("Ada Lovelace")
+    storage.add_presence(
+        session.id,
+        [Edge("16778240@2027-01-06T19:50:00Z", "report", "", "join", at("19:50"), old)],
+    )
+    attendance.refresh(storage, sandbox_runtime.calendar)  # the deliveries become edges
+    webhook_edges = [edge for edge in storage.presence(session.id) if edge.source == "webhook"]
+    assert webhook_edges
+
+    assert attendance.backfill(sandbox_runtime, session).final
+
+    stored = storage.presence(session.id)
+    assert [edge for edge in stored if edge.source == "webhook"] == webhook_edges
+    assert {edge.instance for edge in stored if edge.source == "report"} == {
+        storage.session(SESSION).zoom_uuid
+    }
     assert records(sandbox_runtime) == FULL
