@@ -260,8 +260,8 @@ def test_intervals_reject_an_unknown_edge_kind():
         pytest.param(
             [*stay("a", "13:00", "13:20"), *stay("a", "13:05", "13:35", room="room-1")],
             None,
-            ("present", 35, "13:00", "13:35"),
-            id="breakout-time-counts",
+            ("partial", 20, "13:00", "13:20"),
+            id="a-breakout-stay-only-says-where",  # Zoom's room move is a main-meeting leave and join
         ),
     ],
 )
@@ -304,6 +304,10 @@ def test_result_does_not_depend_on_edge_order():
         *stay("a", "13:05", "13:15", room="room-1"),
         *stay("g", "13:02", "13:30", identity=ZoomIdentity("Guest")),
         *stay("x", "13:02", "13:30", identity=who(BOB)),
+        *main_stay("1", "13:00", "13:05", identity=ADA_DEVICE),
+        *main_stay("2", "13:05", "13:20", identity=ADA_DEVICE),
+        *room_stay("2", "r1", "13:05", identity=ZoomIdentity("Hana's iPad", "ada@students.example.org")),
+        *report_row("2", "13:05", "13:20", room="bo-1", identity=ADA_DEVICE),
     ]
     expected = compute(edges, ended_at=t("13:50"))
     for seed in range(5):
@@ -423,6 +427,310 @@ def test_connection_belongs_to_its_best_matched_identity(join_identity, leave_id
     result = compute(edges)
     assert (record_of(result, 1).minutes, record_of(result, 1).last_leave) == (30, t("13:30"))
     assert result.unmatched == ()
+
+
+# -- Zoom's real streams: room moves, missing breakout leaves, restarts, identity chains -------------
+
+ADA_DEVICE = ZoomIdentity("Hana's iPad")  # a device name: no email on main-meeting events
+
+
+def main_stay(
+    user_id: str,
+    join: str,
+    leave: str | None = None,
+    *,
+    connection: str = "p-ada",
+    instance: str = "i1",
+    identity: ZoomIdentity = ADA_ZOOM,
+) -> list[Edge]:
+    """A main-meeting stay of one user_id, as webhooks describe it."""
+    moments = [("join", join), ("leave", leave)]
+    return [
+        Edge(user_id, "webhook", "", kind, t(at), identity, instance=instance, participant_uuid=connection)
+        for kind, at in moments
+        if at is not None
+    ]
+
+
+def room_stay(
+    parent: str,
+    room: str,
+    join: str,
+    leave: str | None = None,
+    *,
+    connection: str = "p-ada",
+    instance: str = "i1",
+    identity: ZoomIdentity = ADA_ZOOM,
+) -> list[Edge]:
+    """A breakout-room stay: user_id = the parent's followed by the join time, as Zoom writes it."""
+    user_id = f"{parent}2027-01-06 {join}:00:000"
+    return [
+        Edge(user_id, "webhook", room, kind, t(at), identity, instance, connection, parent)
+        for kind, at in [("join", join), ("leave", leave)]
+        if at is not None
+    ]
+
+
+def report_row(
+    user_id: str,
+    join: str,
+    leave: str,
+    *,
+    room: str = "",
+    instance: str = "i1",
+    identity: ZoomIdentity = ADA_ZOOM,
+) -> list[Edge]:
+    """One row of the participant report: a segment; a room's row carries its bo_mtg_id."""
+    return [
+        Edge(user_id, "report", room, kind, t(at), identity, instance=instance)
+        for kind, at in [("join", join), ("leave", leave)]
+    ]
+
+
+# Ada's minutes computed by hand for each stream; the window is 13:00-14:00, the host ends at 14:00.
+@pytest.mark.parametrize(
+    ("edges", "instance_ends", "expected"),
+    [
+        pytest.param(
+            [
+                *main_stay("1", "13:00", "13:05"),
+                *main_stay("2", "13:05", "13:20"),
+                *room_stay("2", "r1", "13:05"),
+            ],
+            {},
+            ("partial", 20, "13:00", "13:20", True),
+            id="quits-zoom-from-her-room",  # no breakout leave: the room stay ends with its parent
+        ),
+        pytest.param(
+            [
+                *main_stay("1", "13:00", "13:05"),
+                *main_stay("2", "13:05", "13:45"),
+                *main_stay("3", "13:45", "14:00"),
+                *room_stay("2", "r1", "13:05"),
+            ],
+            {},
+            ("present", 60, "13:00", "14:00", True),
+            id="the-host-closes-the-rooms",
+        ),
+        pytest.param(
+            [
+                *main_stay("1", "13:00", "13:05"),
+                *main_stay("2", "13:05", "13:30"),
+                *main_stay("3", "13:30", "13:50"),
+                *room_stay("2", "r1", "13:05", "13:30"),
+            ],
+            {},
+            ("present", 50, "13:00", "13:50", True),
+            id="moves-back-by-herself",
+        ),
+        pytest.param(
+            [
+                *main_stay("1", "13:15", "13:15"),
+                *main_stay("2", "13:15", "14:00"),
+                *room_stay("2", "r1", "13:15"),
+            ],
+            {},
+            ("late", 45, "13:15", "14:00", True),
+            id="joins-late-straight-into-her-room",
+        ),
+        pytest.param(
+            [
+                *main_stay("1", "13:00", "13:05"),
+                *main_stay("2", "13:05", "13:20"),
+                *room_stay("1", "r1", "13:05"),
+            ],
+            {},
+            ("partial", 20, "13:00", "13:20", True),
+            id="parent-is-the-stay-before-the-move",  # either reading of parent_user_id holds
+        ),
+        pytest.param(
+            [*main_stay("1", "13:00", "13:10"), *main_stay("5", "13:12", "13:50", connection="p-ada-2")],
+            {},
+            ("present", 48, "13:00", "13:50", None),
+            id="reconnects-under-a-new-participant-uuid",
+        ),
+        pytest.param(
+            [*main_stay("16778240", "13:00"), *main_stay("16779264", "13:32", "14:00", instance="i2")],
+            {"i1": t("13:30")},
+            ("present", 58, "13:00", "14:00", None),
+            id="restart-open-stay-closes-at-its-instances-end",
+        ),
+        pytest.param(
+            [*main_stay("16778240", "13:00"), *main_stay("16779264", "13:40", "14:00", instance="i2")],
+            {},
+            ("present", 60, "13:00", "14:00", None),
+            id="restart-open-stay-closes-when-the-next-instance-begins",
+        ),
+        pytest.param(
+            [
+                *report_row("1", "13:00", "13:05"),
+                *report_row("2", "13:05", "13:20", room="bo-1"),
+                *report_row("3", "13:25", "14:00"),
+            ],
+            {},
+            ("present", 55, "13:00", "14:00", True),
+            id="report-presence-is-every-row-room-rows-included",
+        ),
+        pytest.param(
+            [
+                *main_stay("1", "13:00", "13:05"),
+                *main_stay("2", "13:05", "13:40"),
+                *main_stay("3", "13:40", "14:00"),
+                *room_stay("2", "r1", "13:05"),
+                *report_row("1", "13:00", "13:05"),
+                *report_row("2", "13:05", "13:40", room="bo-1"),
+                *report_row("3", "13:40", "14:00"),
+            ],
+            {},
+            ("present", 60, "13:00", "14:00", True),
+            id="webhooks-and-report-merge-without-double-counting",
+        ),
+        pytest.param(
+            [
+                *(edge for _ in range(2) for edge in main_stay("1", "13:00", "13:05")),
+                *main_stay("2", "13:05", "13:20"),
+                *main_stay("2", "13:05", "13:20"),
+                *room_stay("2", "r1", "13:05"),
+                *room_stay("2", "r1", "13:05"),
+            ],
+            {},
+            ("partial", 20, "13:00", "13:20", True),
+            id="duplicates",
+        ),
+    ],
+)
+def test_presence_from_main_meeting_stays(edges, instance_ends, expected):
+    status, minutes, first_join, last_leave, in_room = expected
+    result = compute_session(
+        start=START,
+        end=END,
+        ended_at=t("14:00"),
+        members=MEMBERS,
+        edges=edges,
+        index=RosterIndex.build(ROSTER, confirmed={}),
+        overrides={},
+        config=CONFIG,
+        instance_ends=instance_ends,
+    )
+    record = record_of(result, 1)
+    assert (record.status, record.minutes) == (status, minutes)
+    assert (record.first_join, record.last_leave) == (t(first_join), t(last_leave))
+    assert record.in_assigned_room is in_room
+    assert result.unmatched == ()
+
+
+def test_restarted_meetings_reuse_user_ids_for_other_people():
+    # Instance 1: Ada 13:00-13:30 as 16778240, Bob 13:05-13:20 as 16779264. The host ends at 13:30 and
+    # restarts at 13:31; in instance 2 Bob rejoins first (13:32) as 16778240, Ada (13:33) as 16779264.
+    # By hand: Ada 30 + 27 = 57 minutes, Bob 15 + 28 = 43.
+    edges = [
+        *main_stay("16778240", "13:00", "13:30", connection="a1", identity=who(ADA)),
+        *main_stay("16779264", "13:05", "13:20", connection="b1", identity=who(BOB)),
+        *main_stay("16778240", "13:32", "14:00", connection="b2", instance="i2", identity=who(BOB)),
+        *main_stay("16779264", "13:33", "14:00", connection="a2", instance="i2", identity=who(ADA)),
+    ]
+    result = compute(edges, ended_at=t("14:00"))
+    assert (record_of(result, 1).minutes, record_of(result, 2).minutes) == (57, 43)
+
+
+@pytest.mark.parametrize(
+    ("edges", "confirmed"),
+    [
+        pytest.param(
+            [
+                *main_stay("1", "13:00", "13:05", identity=ADA_DEVICE),
+                *main_stay("2", "13:05", "13:50", identity=ADA_DEVICE),
+                *room_stay(
+                    "2", "r1", "13:05", identity=ZoomIdentity("Hana's iPad", "ada@students.example.org")
+                ),
+            ],
+            {},
+            id="the-pre-assigned-email-on-her-breakout-event-credits-the-whole-chain",
+        ),
+        pytest.param(
+            [
+                *main_stay("1", "13:00", "13:05", identity=ADA_DEVICE),
+                *main_stay("2", "13:05", "13:50", identity=ZoomIdentity("Ada Lovelace")),
+            ],
+            {},
+            id="a-rename-does-not-split-her",
+        ),
+        pytest.param(
+            [
+                *main_stay("1", "13:00", "13:05", identity=ADA_DEVICE),
+                *main_stay("2", "13:05", "13:50", identity=ZoomIdentity("iPad")),
+            ],
+            {("name", "iPad"): 1},
+            id="a-reps-match-of-one-connection-resolves-the-others",
+        ),
+        pytest.param(
+            [
+                *main_stay("1", "13:00", "13:05", identity=ADA_DEVICE),
+                *main_stay("2", "13:05", "13:50", identity=ADA_DEVICE),
+                *report_row("2", "13:05", "13:50", identity=who(ADA)),
+            ],
+            {},
+            id="a-report-row-with-her-email-credits-the-webhook-stays-of-its-user-id",
+        ),
+    ],
+)
+def test_identity_spreads_along_a_persons_connections(edges, confirmed):
+    result = compute(edges, confirmed=confirmed, ended_at=t("14:00"))
+    assert (record_of(result, 1).minutes, record_of(result, 1).status) == (50, "present")
+    assert result.unmatched == ()
+
+
+def test_an_unmatched_device_is_listed_once_with_its_minutes_from_main_stays():
+    edges = [
+        *main_stay("1", "13:00", "13:05", connection="p-x", identity=ZoomIdentity("iPhone (3)")),
+        *main_stay("2", "13:05", "13:20", connection="p-x", identity=ZoomIdentity("iPhone (3)")),
+        *room_stay("2", "r9", "13:05", connection="p-x", identity=ZoomIdentity("iPhone (3)")),
+    ]
+    [unmatched] = compute(edges).unmatched
+    assert (unmatched.ident, unmatched.minutes, unmatched.first_join) == ("name:iphone (3", 20, t("13:00"))
+
+
+def test_the_room_check_merges_webhook_rooms_and_report_rooms():
+    # Group 1 is Ada, Bob and Cy. The webhook calls their room "uuid-x", the report "bo-y". Ada has both,
+    # Bob only the report, Cy only webhooks but in another room ("uuid-z" / nothing in the report).
+    edges = [
+        *main_stay("1", "13:00", "13:05", connection="pa", identity=who(ADA)),
+        *main_stay("2", "13:05", "13:50", connection="pa", identity=who(ADA)),
+        *room_stay("2", "uuid-x", "13:05", connection="pa", identity=who(ADA)),
+        *report_row("2", "13:05", "13:50", room="bo-y", identity=who(ADA)),
+        *report_row("4", "13:00", "13:06", identity=who(BOB)),
+        *report_row("6", "13:06", "13:50", room="bo-y", identity=who(BOB)),
+        *main_stay("7", "13:00", "13:06", connection="pc", identity=who(CY)),
+        *main_stay("8", "13:06", "13:50", connection="pc", identity=who(CY)),
+        *room_stay("8", "uuid-z", "13:06", connection="pc", identity=who(CY)),
+    ]
+    rooms = {r.student_id: r.in_assigned_room for r in compute(edges).records if r.group == 1}
+    assert rooms == {1: True, 2: True, 3: False}
+
+
+def test_after_a_restart_the_rooms_have_new_ids_and_each_instance_has_its_group_room():
+    # Group 1's room is "a1" in instance 1 and "a2" in instance 2. Ada and Bob stay in it; Cy spends
+    # 15 minutes in it before the restart and 25 in another room after.
+    def visit(student, instance: str, room: str, join: str, leave: str) -> list[Edge]:
+        parent = f"{student.id}{instance}"
+        connection = f"p{student.id}{instance}"
+        return [
+            *main_stay(parent, join, leave, connection=connection, instance=instance, identity=who(student)),
+            *room_stay(
+                parent, room, join, leave, connection=connection, instance=instance, identity=who(student)
+            ),
+        ]
+
+    edges = [
+        *visit(ADA, "i1", "a1", "13:05", "13:15"),
+        *visit(ADA, "i2", "a2", "13:30", "13:50"),
+        *visit(BOB, "i1", "a1", "13:05", "13:25"),
+        *visit(BOB, "i2", "a2", "13:30", "13:35"),
+        *visit(CY, "i1", "a1", "13:05", "13:20"),
+        *visit(CY, "i2", "z2", "13:30", "13:55"),
+    ]
+    rooms = {r.student_id: r.in_assigned_room for r in compute(edges).records if r.group == 1}
+    assert rooms == {1: True, 2: True, 3: False}
 
 
 # -- breakout rooms ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""`homeroom demo`: the whole Wednesday on the sandbox, fast; and the serving demo stops on Ctrl-C."""
+"""`homeroom demo`: the whole Wednesday on the sandbox, fast, and its summary is what its script meant;
+the serving demo stops on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -10,17 +11,31 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
-from zoom_homeroom.cli import cli
+from zoom_homeroom.demo.run import DemoOptions, PlayedDay, run_demo
+from zoom_homeroom.demo.wednesday import intended_attendance
+from zoom_homeroom.settings import load_calendar
 from zoom_homeroom.storage import Storage
 
+SUMMARY = re.compile(
+    r"  (Homeroom|Mix It Up) week (\d) (?:Mod (\d)|all modules): (\d+) / (\d+) / (\d+) / (\d+), (\d+) in the wrong room"
+)
 
-def test_demo_fast_plays_a_whole_wednesday(runner, tmp_path: Path):
-    data = tmp_path / "demo"
-    result = runner.invoke(cli, ["demo", "--fast", "--port", "0", "--data-dir", str(data)])
-    assert result.exit_code == 0, result.output
-    output = result.output
+
+@pytest.fixture(scope="module")
+def fast_demo(tmp_path_factory) -> tuple[Path, list[str], list[PlayedDay]]:
+    """One `homeroom demo --fast` for the checks below (the CLI itself runs in the paced test)."""
+    data = tmp_path_factory.mktemp("fast") / "demo"
+    lines: list[str] = []
+    played = run_demo(DemoOptions(data_dir=data, port=0, fast=True), lines.append)
+    return data, lines, played
+
+
+def test_demo_fast_plays_a_whole_wednesday(fast_demo):
+    data, lines, _ = fast_demo
+    output = "\n".join(lines)
     assert re.search(r"Zoom sandbox:  http://127\.0\.0\.1:\d+", output)
     assert re.search(r"Service:       http://127\.0\.0\.1:\d+", output)
     assert "Mod 1: created meeting" in output
@@ -44,6 +59,54 @@ def test_demo_fast_plays_a_whole_wednesday(runner, tmp_path: Path):
         assert storage.user_by_email("demo@school.example.org").role == "admin"
     finally:
         storage.close()
+
+
+def test_demo_summary_agrees_with_what_the_script_intended(fast_demo):
+    data, lines, played = fast_demo
+    config = load_calendar(data / "homeroom.toml").attendance
+    storage = Storage.open(data / "homeroom.db")
+    try:
+        sessions = storage.sessions()
+        recorded = {
+            (row.session_key, row.student_id): (row.status, row.minutes, row.in_assigned_room)
+            for row in storage.attendance_rows()
+        }
+    finally:
+        storage.close()
+    intended: dict[tuple[str, int], tuple] = {}
+    for day in played:
+        meant = intended_attendance(
+            day.actions,
+            day.plans,
+            present_fraction=config.present_fraction,
+            late_after_minutes=config.late_after_minutes,
+        )
+        for plan in day.plans:
+            session = next(s for s in sessions if s.zoom_meeting_id == plan.key and s.start == plan.start)
+            for student in plan.students:
+                record = meant[(plan.key, student.id)]
+                intended[(session.key, student.id)] = (record.status, record.minutes, record.in_assigned_room)
+
+    assert len(intended) > 300  # two Wednesdays of four modules' students, and a Mix It Up
+    assert {key: recorded.get(key) for key in intended} == intended
+
+    printed = {
+        (
+            "homeroom" if kind == "Homeroom" else "mix_it_up",
+            int(week),
+            int(module) if module else None,
+        ): tuple(map(int, counts))
+        for kind, week, module, *counts in (
+            SUMMARY.match(line).groups() for line in lines if SUMMARY.match(line)
+        )
+    }
+    expected: dict[tuple, list[int]] = {}
+    for (key, _), (status, _, in_room) in intended.items():
+        session = next(s for s in sessions if s.key == key)
+        counts = expected.setdefault((session.kind, session.week, session.module), [0, 0, 0, 0, 0])
+        counts[("present", "late", "partial", "absent").index(status)] += 1
+        counts[4] += in_room is False
+    assert printed == {where: tuple(counts) for where, counts in expected.items()}
 
 
 def test_demo_serves_the_dashboard_until_ctrl_c(tmp_path: Path):

@@ -543,12 +543,33 @@ def test_daily_write_limit_per_host_resets_at_midnight_utc(clock: FakeClock):
     assert refused.status_code == 429
     assert refused.json() == {
         "code": 429,
-        "message": "You have exceeded the daily rate limit of (3) for Create a meeting API requests permitted "
-        "for this particular user. You can resume these user level API requests at GMT 00:00:00.",
+        "message": "You have exceeded the daily rate limit (3) of Meeting Create/Update API requests permitted "
+        "for this particular user. You may resume these requests at GMT 00:00:00.",
     }
+    assert "Retry-After" not in refused.headers
     assert refused_patch.status_code == 429
     assert other_host.status_code == 201
     assert next_day.status_code == 201
+
+
+def test_the_account_wide_daily_limit_answers_with_an_iso_retry_after(clock: FakeClock):
+    clock.now = utc("2027-01-05 23:30")
+    with ZoomSandbox(clock=clock, users=[HOST], account_daily_limit=2, token_ttl_seconds=86400) as sandbox:
+        api = Api(sandbox)
+        answers = [api.get(f"/users/{HOST}") for _ in range(3)]
+        clock.now = utc("2027-01-06 00:00")
+        next_day = api.get(f"/users/{HOST}")
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    refused = answers[2]
+    assert refused.json() == {
+        "code": 429,
+        "message": "You have reached the maximum daily rate limit for this API. "
+        "Refer to the response header for details on when you can make another request.",
+    }
+    assert refused.headers["X-RateLimit-Type"] == "Daily-limit"
+    assert refused.headers["Retry-After"] == "2027-01-06T00:00:00Z"
+    assert next_day.status_code == 200
 
 
 # -- paging ------------------------------------------------------------------------------------
@@ -613,6 +634,22 @@ def test_429_fault_sends_retry_after(sandbox: ZoomSandbox, api: Api):
     assert [r.status_code for r in responses] == [429, 429, 200]
     assert responses[0].headers["Retry-After"] == "7"
     assert responses[0].json()["code"] == 429
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "header"),
+    [(None, "2027-01-06T00:00:00Z"), ("Wed, 06 Jan 2027 00:00:00 GMT", "Wed, 06 Jan 2027 00:00:00 GMT")],
+)
+def test_daily_limit_fault_answers_like_the_account_wide_limit(
+    sandbox: ZoomSandbox, api: Api, retry_after: str | None, header: str
+):
+    sandbox.faults.add("daily_limit", retry_after=retry_after)
+
+    refused = api.get(f"/users/{HOST}")
+
+    assert refused.status_code == 429
+    assert refused.json()["message"].startswith("You have reached the maximum daily rate limit for this API.")
+    assert (refused.headers["Retry-After"], refused.headers["X-RateLimit-Type"]) == (header, "Daily-limit")
 
 
 def test_fault_matches_only_its_method_and_path(sandbox: ZoomSandbox, api: Api):
@@ -712,7 +749,8 @@ def test_unknown_path_answers_json_404(api: Api):
 
 # -- simulated meetings: past instances and participant reports --------------------------------
 
-ADA = Participant("Ada Lovelace", "ada@students.example.org", zoom_user_id="ADA-ZOOM-ID")
+# Ada is a user of the host's account, so Zoom shows her email and id; the guest is not signed in.
+ADA = Participant("Ada Lovelace", "ada@students.example.org", zoom_user_id="ADA-ZOOM-ID", in_account=True)
 GUEST = Participant("Guest Phone")
 START = utc("2027-01-06 20:00")
 
@@ -722,9 +760,11 @@ def minutes(n: float) -> dt.datetime:
 
 
 def run_meeting(sandbox: ZoomSandbox, meeting_id: int) -> str:
+    """Ada joins, goes to a room at 20:05, quits Zoom from it at 20:20, rejoins at 20:25; a guest stays."""
     uuid = sandbox.start_instance(meeting_id, START)
     sandbox.join(meeting_id, ADA, minutes(1))
     sandbox.join(meeting_id, GUEST, minutes(2))
+    sandbox.open_rooms(meeting_id, minutes(4))
     sandbox.join_breakout(meeting_id, ADA, "Group 1", minutes(5))
     sandbox.leave(meeting_id, ADA, minutes(20))
     sandbox.join(meeting_id, ADA, minutes(25))
@@ -736,7 +776,7 @@ def double_encoded(uuid: str) -> str:
     return quote(quote(uuid, safe=""), safe="")
 
 
-def test_simulated_meeting_feeds_the_participant_report(sandbox: ZoomSandbox, api: Api):
+def test_simulated_meeting_feeds_the_participant_report_one_row_per_segment(sandbox: ZoomSandbox, api: Api):
     meeting = api.create(**weekly("2027-01-06T13:00:00", 3))
     uuid = run_meeting(sandbox, meeting["id"])
 
@@ -744,15 +784,78 @@ def test_simulated_meeting_feeds_the_participant_report(sandbox: ZoomSandbox, ap
 
     ada_rows = [row for row in rows if row["user_email"] == ADA.email]
     assert [(row["join_time"], row["leave_time"], row["duration"]) for row in ada_rows] == [
-        ("2027-01-06T20:01:00Z", "2027-01-06T20:20:00Z", 19 * 60),
+        ("2027-01-06T20:01:00Z", "2027-01-06T20:05:00Z", 4 * 60),  # the main-meeting row ends at the move
+        ("2027-01-06T20:05:00Z", "2027-01-06T20:20:00Z", 15 * 60),  # the room row, until she quit
         ("2027-01-06T20:25:00Z", "2027-01-06T21:00:00Z", 35 * 60),
     ]
-    assert ada_rows[0]["user_id"] != ada_rows[1]["user_id"]  # a new per-join id on every join
-    assert {row["participant_user_id"] for row in ada_rows} == {"ADA-ZOOM-ID"}
+    assert len({row["user_id"] for row in ada_rows}) == 3  # a new per-join id for every segment
+    assert [row["participant_user_id"] for row in ada_rows] == ["ADA-ZOOM-ID", "", "ADA-ZOOM-ID"]
+    assert [row["id"] for row in ada_rows] == ["ADA-ZOOM-ID", "", "ADA-ZOOM-ID"]  # room rows lack it
+    assert ["bo_mtg_id" in row for row in ada_rows] == [False, True, False]
     guest = next(row for row in rows if row["name"] == "Guest Phone")
     assert (guest["user_email"], guest["participant_user_id"], guest["id"]) == ("", "", "")
     assert guest["duration"] == 58 * 60
     assert {row["status"] for row in rows} == {"in_meeting"}
+
+
+def test_a_room_row_carries_the_rooms_bo_mtg_id_shared_by_everyone_in_it(sandbox: ZoomSandbox, api: Api):
+    meeting = api.create()
+    sandbox.start_instance(meeting["id"], START)
+    people = [Participant(f"Student {n}") for n in range(3)]
+    for person in people:
+        sandbox.join(meeting["id"], person, minutes(1))
+    sandbox.open_rooms(meeting["id"], minutes(4))
+    sandbox.join_breakout(meeting["id"], people[0], "Group 1", minutes(5))
+    sandbox.join_breakout(meeting["id"], people[1], "Group 1", minutes(6))
+    sandbox.join_breakout(meeting["id"], people[2], "Group 2", minutes(6))
+    sandbox.close_rooms(meeting["id"], minutes(40))
+    sandbox.end_instance(meeting["id"], minutes(60))
+
+    rows = api.get(f"/report/meetings/{meeting['id']}/participants").json()["participants"]
+    rooms = {row["name"]: row["bo_mtg_id"] for row in rows if "bo_mtg_id" in row}
+    hook_rooms = {
+        event["body"]["payload"]["object"]["breakout_room_uuid"]
+        for event in sandbox.events
+        if event["body"]["event"] == "meeting.participant_joined_breakout_room"
+    }
+
+    assert len(rows) == 9  # per student: main, room, main again after the host closed the rooms
+    assert rooms["Student 0"] == rooms["Student 1"] != rooms["Student 2"]
+    assert not hook_rooms & set(rooms.values())  # the webhooks' room uuids are other ids
+
+
+def test_reports_show_duration_zero_until_zoom_has_processed_them(clock: FakeClock):
+    clock.now = START
+    with ZoomSandbox(
+        clock=clock, users=[HOST], report_delay=dt.timedelta(minutes=30), token_ttl_seconds=86400
+    ) as sandbox:
+        api = Api(sandbox)
+        meeting = api.create()
+        run_meeting(sandbox, meeting["id"])
+
+        clock.now = minutes(89)
+        processing = api.get(f"/report/meetings/{meeting['id']}/participants").json()["participants"]
+        clock.now = minutes(90)
+        processed = api.get(f"/report/meetings/{meeting['id']}/participants").json()["participants"]
+
+    assert {row["duration"] for row in processing} == {0}
+    assert [row["leave_time"] for row in processing] == [row["leave_time"] for row in processed]
+    assert [row["duration"] for row in processed] == [4 * 60, 58 * 60, 15 * 60, 35 * 60]
+
+
+def test_processing_reports_at_once_through_the_python_and_control_api(clock: FakeClock):
+    with ZoomSandbox(clock=clock, users=[HOST], report_delay=dt.timedelta(days=1)) as sandbox:
+        api = Api(sandbox)
+        meeting = api.create()
+        run_meeting(sandbox, meeting["id"])
+        control = f"{sandbox.url}/_sandbox/simulate"
+        done = requests.post(
+            control, json={"action": "process_reports", "meeting_id": meeting["id"]}, timeout=TIMEOUT
+        )
+        rows = api.get(f"/report/meetings/{meeting['id']}/participants").json()["participants"]
+
+    assert done.json() == {"done": "process_reports"}
+    assert 0 not in {row["duration"] for row in rows}
 
 
 def test_past_meeting_participants_and_instances(sandbox: ZoomSandbox, api: Api):
@@ -765,7 +868,7 @@ def test_past_meeting_participants_and_instances(sandbox: ZoomSandbox, api: Api)
 
     assert instances == {"meetings": [{"uuid": uuid, "start_time": "2027-01-06T20:00:00Z"}]}
     assert by_id == by_uuid
-    assert by_id["total_records"] == 3
+    assert by_id["total_records"] == 4  # Ada's three segments and the guest's one
     assert {"id", "name", "user_id", "user_email", "join_time", "leave_time", "duration"} <= by_id[
         "participants"
     ][0].keys()
@@ -876,6 +979,20 @@ def test_simulation_misuse_raises_a_sandbox_error(sandbox: ZoomSandbox, api: Api
         sandbox.leave(meeting["id"], ADA, minutes(1))
     with pytest.raises(SandboxError, match="before a breakout room"):
         sandbox.join_breakout(meeting["id"], ADA, "Group 1", minutes(1))
+    sandbox.join(meeting["id"], ADA, minutes(1))
+    with pytest.raises(SandboxError, match="already in meeting"):
+        sandbox.join(meeting["id"], ADA, minutes(1))
+    with pytest.raises(SandboxError, match="not opened the breakout rooms"):
+        sandbox.join_breakout(meeting["id"], ADA, "Group 1", minutes(1))
+    with pytest.raises(SandboxError, match="not open"):
+        sandbox.close_rooms(meeting["id"], minutes(1))
+    sandbox.open_rooms(meeting["id"], minutes(2))
+    with pytest.raises(SandboxError, match="already open"):
+        sandbox.open_rooms(meeting["id"], minutes(2))
+    with pytest.raises(SandboxError, match="not in breakout room"):
+        sandbox.leave_breakout(meeting["id"], ADA, "Group 1", minutes(3))
+    with pytest.raises(SandboxError, match="leave how"):
+        sandbox.leave(meeting["id"], ADA, minutes(3), how="vanished")
     with pytest.raises(SandboxError, match="naive"):
         sandbox.join(meeting["id"], ADA, dt.datetime(2027, 1, 6, 20, 1))
     with pytest.raises(SandboxError, match="does not exist"):
@@ -892,16 +1009,27 @@ def test_simulation_through_the_control_api(sandbox: ZoomSandbox, api: Api):
 
     started = simulate(action="start", at="2027-01-06T20:00:00Z")
     simulate(action="join", at="2027-01-06T20:01:00Z", participant=person)
+    simulate(action="open_rooms", at="2027-01-06T20:04:00Z")
+    simulate(action="join_breakout", at="2027-01-06T20:05:00Z", participant=person, room="Group 1")
+    simulate(action="rename", at="2027-01-06T20:06:00Z", participant=person, name="Ada L.")
+    simulate(action="close_rooms", at="2027-01-06T20:30:00Z")
+    simulate(action="leave", at="2027-01-06T20:40:00Z", participant=person, how="disconnected")
     simulate(action="end", at="2027-01-06T21:00:00Z")
     refused = simulate(action="join", at="2027-01-06T21:01:00Z", participant=person)
+    unknown = simulate(action="explode", at="2027-01-06T21:01:00Z")
 
     rows = api.get(f"/report/meetings/{meeting['id']}/participants").json()["participants"]
     assert (
         started.json()["uuid"]
         == api.get(f"/past_meetings/{meeting['id']}/instances").json()["meetings"][0]["uuid"]
     )
-    assert [(row["name"], row["duration"]) for row in rows] == [("Ada Lovelace", 59 * 60)]
+    assert [(row["name"], row["duration"], "bo_mtg_id" in row) for row in rows] == [
+        ("Ada Lovelace", 4 * 60, False),
+        ("Ada L.", 25 * 60, True),
+        ("Ada L.", 10 * 60, False),
+    ]
     assert refused.status_code == 400 and "no live instance" in refused.json()["message"]
+    assert unknown.status_code == 400 and "process_reports" in unknown.json()["message"]
 
 
 # -- lifecycle ---------------------------------------------------------------------------------

@@ -88,6 +88,7 @@ def ended_instance(sandbox: ZoomSandbox, meeting_id: int) -> str:
         meeting_id, Participant("Ada Lovelace", "ada@students.example.org", "ADA-ID"), utc("2027-01-06 20:01")
     )
     sandbox.join(meeting_id, Participant("Guest"), utc("2027-01-06 20:02"))
+    sandbox.open_rooms(meeting_id, utc("2027-01-06 20:04"))  # Ada is pre-assigned to Group 1
     sandbox.join_breakout(meeting_id, Participant("Guest"), "Group 1", utc("2027-01-06 20:05"))
     sandbox.end_instance(meeting_id, utc("2027-01-06 21:00"))
     return uuid
@@ -172,7 +173,8 @@ def test_past_meeting_and_report_endpoints_answer_as_the_spec_documents(
     api.call("GET", f"/report/meetings/{created['id']}/participants", 200, include_fields="registrant_id")
 
     assert instances["meetings"][0]["uuid"] == uuid
-    assert report["total_records"] == 2
+    assert report["total_records"] == 4  # each person's main-meeting row, then their room row
+    assert sum("bo_mtg_id" in row for row in report["participants"]) == 2
     assert api.call("GET", "/past_meetings/1234/instances", 404)["code"] == 3001
     assert api.call("GET", "/past_meetings/1234/participants", 404)["code"] == 3001
     assert api.call("GET", "/report/meetings/1234/participants", 404)["code"] == 3001

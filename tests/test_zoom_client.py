@@ -21,6 +21,7 @@ import responses
 from tests.conftest import TEST_CLIENT_SECRET, FakeClock, FakeSleep
 from tests.factories import utc
 from zoom_homeroom.zoom import (
+    ZoomAccountDailyLimit,
     ZoomAPIError,
     ZoomAuth,
     ZoomAuthError,
@@ -326,6 +327,20 @@ def test_daily_limit_raises_at_once_with_reset_at_next_utc_midnight(zoom_api, zo
     assert len(calls_to(zoom_api, "POST", MEETINGS_URL)) == 1
     assert sleep.calls == []
     assert "daily limit" in str(caught.value)
+
+
+def test_the_account_wide_daily_limit_raises_at_once_with_zooms_reset_time(zoom_api, zoom, sleep):
+    add_token(zoom_api)
+    headers = {"X-RateLimit-Type": "Daily-limit", "Retry-After": "2027-01-06T00:00:00Z"}
+    zoom_api.get(MEETING_URL, status=429, headers=headers, json=fixture("error_account_daily_limit"))
+
+    with pytest.raises(ZoomAccountDailyLimit) as caught:
+        zoom.get_meeting(MEETING_ID)
+
+    assert caught.value.reset_at == utc("2027-01-06 00:00")
+    assert caught.value.retry_after == 12 * 3600.0  # the clock stands at 2027-01-05 12:00
+    assert sleep.calls == []
+    assert "the account's daily API limit is used up; it resets at 2027-01-06 00:00 UTC" in str(caught.value)
 
 
 def test_daily_limit_on_an_update_names_the_meeting_id(zoom_api, zoom):
@@ -659,7 +674,77 @@ def test_error_for_a_non_json_body_uses_the_reason_phrase(clock):
     assert str(error) == f"Zoom API 502 on GET /meetings/{MEETING_ID}: Bad Gateway"
 
 
-@pytest.mark.parametrize("value", [None, "", "soon", "-5"])
+@pytest.mark.parametrize(
+    ("message", "headers", "expected", "reset_at"),
+    [
+        pytest.param(
+            fixture("error_daily_limit")["message"],
+            {},
+            ZoomDailyLimitExceeded,
+            "2027-01-06 00:00",
+            id="host-fixture",
+        ),
+        pytest.param(
+            "You have exceeded the daily rate limit (100) of Meeting Create/Update API requests permitted for "
+            "this particular user. You may resume these requests at GMT 00:00:00.",
+            {},
+            ZoomDailyLimitExceeded,
+            "2027-01-06 00:00",
+            id="host-create-update",
+        ),
+        pytest.param(
+            fixture("error_account_daily_limit")["message"],
+            {"Retry-After": "2027-01-06T00:00:00Z"},
+            ZoomAccountDailyLimit,
+            "2027-01-06 00:00",
+            id="account-iso-retry-after",
+        ),
+        pytest.param(
+            fixture("error_account_daily_limit")["message"],
+            {},
+            ZoomAccountDailyLimit,
+            "2027-01-06 00:00",
+            id="account-no-header",
+        ),
+        pytest.param(
+            "Too many requests.",
+            {"X-RateLimit-Type": "Daily-limit", "Retry-After": "Wed, 06 Jan 2027 06:00:00 GMT"},
+            ZoomAccountDailyLimit,
+            "2027-01-06 06:00",
+            id="account-by-header-http-date",
+        ),
+        pytest.param(
+            fixture("error_rate_limit")["message"],
+            {"Retry-After": "3"},
+            ZoomRateLimited,
+            None,
+            id="per-second",
+        ),
+    ],
+)
+def test_429s_are_told_apart_by_their_text_and_headers(message, headers, expected, reset_at, clock):
+    error = error_for_response(response(429, {"code": 429, "message": message}, headers), now=clock())
+
+    assert type(error) is expected
+    assert getattr(error, "reset_at", None) == (utc(reset_at) if reset_at else None)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        pytest.param("7", 7.0, id="delta-seconds"),
+        pytest.param("Tue, 05 Jan 2027 12:00:30 GMT", 30.0, id="http-date"),
+        pytest.param("2027-01-05T12:01:00Z", 60.0, id="iso-utc"),
+        pytest.param("2027-01-05T05:02:00-07:00", 120.0, id="iso-offset"),
+        pytest.param("2027-01-05T12:03:00", 180.0, id="iso-without-zone-is-utc"),
+        pytest.param("2027-01-05T12:03:00.500Z", 180.5, id="iso-fraction"),
+    ],
+)
+def test_retry_after_as_seconds_an_http_date_or_an_iso_time(value, seconds, clock):
+    assert parse_retry_after(value, clock()) == seconds
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", "-5", "2027-01-05", "2027-13-05T00:00:00Z"])
 def test_unreadable_retry_after_is_none(value, clock):
     assert parse_retry_after(value, clock()) is None
 

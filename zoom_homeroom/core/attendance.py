@@ -1,32 +1,44 @@
 """Attendance per student and session, from Zoom's join and leave edges.
 
 Edges come from webhooks and from Zoom's reports, possibly twice, out of order, or with a leave lost.
-Each device's stay (a connection) is paired into intervals per source and room; a student's minutes are
-the union of every interval matched to them, so duplicates, reconnects and second devices count once.
-Only the events' own times matter: never the clock, never the order of arrival.
+`presence` turns them into people and their stays (see there for what Zoom's ids mean); here a person is
+matched to a student, and a student's minutes are the union of the presence of every person matched to
+them, so duplicates, reconnects, room moves, second devices and both sources count once. Only the
+events' own times matter: never the clock, never the order of arrival.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import astuple, dataclass
 from fractions import Fraction
-from itertools import groupby
 from typing import Literal
 
 from .matching import Match, RosterIndex, ZoomIdentity, candidates, identity_key, match
 from .models import AttendanceConfig, Status
+from .presence import Edge, Person, Span, Stay, pair, people, room_aliases
 
-Span = tuple[dt.datetime, dt.datetime]
+__all__ = [
+    "AttendanceError",
+    "AttendanceRecord",
+    "Edge",
+    "Member",
+    "Override",
+    "SessionAttendance",
+    "UnmatchedParticipant",
+    "ZoomIdentity",
+    "compute_session",
+    "intervals",
+]
 
 REASON_OTHER_SESSION = "student of another session"
 REASON_AMBIGUOUS = "display name shared by several students of this session"
 REASON_NO_MATCH = "no email, alias, confirmed mapping or unique name matched"
 
-# When one connection carries several identities (a leave without the email its join had), the
-# identity a stricter rule matched decides who the stay belongs to.
+# When one person carries several identities (a leave without the email its join had, a rename, a
+# breakout event with the pre-assigned email), the identity a stricter rule matched decides who it is.
 _RULE_RANK = {"email": 0, "alias": 1, "confirmed": 2, "name": 3, "ignored": 4, "unmatched": 5}
 _MICROSECONDS_PER_MINUTE = 60_000_000
 CANDIDATE_LIMIT = 3
@@ -34,18 +46,6 @@ CANDIDATE_LIMIT = 3
 
 class AttendanceError(ValueError):
     """Impossible input for an attendance computation (naive datetimes, an empty window, ...)."""
-
-
-@dataclass(frozen=True)
-class Edge:
-    """A join or a leave of one device's stay (`connection`) in the main meeting or a breakout room."""
-
-    connection: str  # Zoom's per-join user_id or participant_uuid, or a report row id
-    source: str  # "webhook" | "report" | "past_participants"
-    room: str  # "" = main meeting, else the breakout room's uuid
-    kind: Literal["join", "leave"]
-    at: dt.datetime  # aware UTC, the event's own time
-    identity: ZoomIdentity
 
 
 @dataclass(frozen=True)
@@ -102,17 +102,6 @@ class SessionAttendance:
 
 
 @dataclass(frozen=True)
-class _Stay:
-    room: str
-    start: dt.datetime
-    end: dt.datetime
-
-    @property
-    def span(self) -> Span:
-        return (self.start, self.end)
-
-
-@dataclass(frozen=True)
 class _Window:
     start: dt.datetime
     end: dt.datetime
@@ -130,53 +119,20 @@ class _Window:
 @dataclass
 class _Unmatched:
     identity: ZoomIdentity
-    stays: list[_Stay]
+    stays: list[Stay]
     other_students: set[int]
 
 
 def intervals(edges: Iterable[Edge], *, close_at: dt.datetime) -> list[Span]:
-    """Pair edges per (source, connection, room) into (join, leave) intervals, sorted.
+    """Pair edges per (source, instance, connection, room) into (join, leave) intervals, sorted.
 
-    In time order a join opens (a second join while open keeps the earlier one), a leave closes, a leave
-    with nothing open is ignored, and a stay still open at the end closes at `close_at` (or at its own
-    join when that is later). Raises AttendanceError for a naive time or an unknown edge kind.
+    See `presence.pair` for the rules. Raises AttendanceError for a naive time or an unknown edge kind.
     """
     _check_aware(close_at=close_at)
-    return sorted(stay.span for stay in _stays(_checked(edges), close_at))
-
-
-def _stays(edges: Sequence[Edge], close_at: dt.datetime) -> list[_Stay]:
-    by_key: dict[tuple[str, str, str], list[Edge]] = defaultdict(list)
-    for edge in edges:
-        by_key[(edge.source, edge.connection, edge.room)].append(edge)
-    return [
-        _Stay(room, start, end)
-        for (_, _, room), keyed in by_key.items()
-        for start, end in _pair(keyed, close_at)
-    ]
-
-
-def _pair(edges: list[Edge], close_at: dt.datetime) -> list[Span]:
-    """Pair one connection's edges in one room.
-
-    Edges at the same instant are taken together so arrival order cannot matter: while open, a leave
-    and a join at one instant are a reconnect (close, reopen); while closed, they are an instant stay.
-    """
-    spans: list[Span] = []
-    opened: dt.datetime | None = None
-    for at, same_instant in groupby(sorted(edges, key=lambda edge: edge.at), key=lambda edge: edge.at):
-        kinds = {edge.kind for edge in same_instant}
-        if opened is not None and "leave" in kinds:
-            spans.append((opened, at))
-            opened = at if "join" in kinds else None
-        elif opened is None and "join" in kinds:
-            opened = at
-            if "leave" in kinds:
-                spans.append((at, at))
-                opened = None
-    if opened is not None:
-        spans.append((opened, max(opened, close_at)))
-    return spans
+    keyed: dict[tuple[str, str, str, str], list[Edge]] = defaultdict(list)
+    for edge in _checked(edges):
+        keyed[(edge.source, edge.instance, edge.connection, edge.room)].append(edge)
+    return sorted(span for group in keyed.values() for span in pair(group, close_at))
 
 
 def compute_session(
@@ -189,20 +145,26 @@ def compute_session(
     index: RosterIndex,
     overrides: Mapping[int, Override],
     config: AttendanceConfig,
+    instance_ends: Mapping[str, dt.datetime] | None = None,
 ) -> SessionAttendance:
     """Attendance of every member over the window [start, end), and the participants left unmatched.
 
-    Open stays close at `ended_at` (when Zoom said the meeting ended) or else at `end`. Overrides are keyed
-    by student id. Raises AttendanceError for naive times, an empty window or a member listed twice.
+    Open stays close when their instance ended (`instance_ends`, by instance uuid), else at `ended_at`
+    (when Zoom said the meeting ended) or else at `end`. Overrides are keyed by student id. Raises
+    AttendanceError for naive times, an empty window or a member listed twice.
     """
-    _check_aware(start=start, end=end, ended_at=ended_at)
+    ends = dict(instance_ends or {})
+    _check_aware(
+        start=start, end=end, ended_at=ended_at, **{f"end of instance {k!r}": v for k, v in ends.items()}
+    )
     if end <= start:
         raise AttendanceError(f"session window is empty: it ends at {end} but starts at {start}")
     groups = _member_groups(members)
     window = _Window(start, end)
     close_at = ended_at if ended_at is not None else end
-    member_stays, unmatched = _assign(_checked(edges), close_at, index, groups)
-    rooms = _assigned_rooms(member_stays, groups, window)
+    persons = people(_checked(edges), close_at=close_at, instance_ends=ends)
+    member_stays, unmatched = _assign(persons, index, groups)
+    rooms = _assigned_rooms(member_stays, groups, window, room_aliases(persons))
     records = tuple(
         _record(student_id, group, member_stays.get(student_id, []), window, config, rooms, overrides)
         for student_id, group in sorted(groups.items(), key=lambda item: (item[1], item[0]))
@@ -235,45 +197,40 @@ def _member_groups(members: Collection[Member]) -> dict[int, int]:
 
 
 def _assign(
-    edges: list[Edge], close_at: dt.datetime, index: RosterIndex, groups: Mapping[int, int]
-) -> tuple[dict[int, list[_Stay]], dict[str, _Unmatched]]:
-    """Give each connection's stays to the member it matches, or to an unmatched identity."""
-    by_connection: dict[tuple[str, str], list[Edge]] = defaultdict(list)
-    for edge in edges:
-        by_connection[(edge.source, edge.connection)].append(edge)
+    persons: list[Person], index: RosterIndex, groups: Mapping[int, int]
+) -> tuple[dict[int, list[Stay]], dict[str, _Unmatched]]:
+    """Give each person's stays to the member they match, or to an unmatched identity.
+
+    Persons come earliest first, so an unmatched identity is shown as it first appeared.
+    """
     matches: dict[ZoomIdentity, Match] = {}
-    member_stays: dict[int, list[_Stay]] = defaultdict(list)
+    member_stays: dict[int, list[Stay]] = defaultdict(list)
     unmatched: dict[str, _Unmatched] = {}
-    # Earliest connections first, so an unmatched identity is shown as it first appeared.
-    for connection_edges in sorted(by_connection.values(), key=_first_edge_key):
-        owner, identity = _owner(connection_edges, index, groups, matches)
-        stays = _stays(connection_edges, close_at)
+    for person in persons:
+        owner, identity = _owner(person.identities, index, groups, matches)
         if owner.student_id in groups:
-            member_stays[owner.student_id].extend(stays)
+            member_stays[owner.student_id].extend(person.stays)
         elif owner.rule != "ignored":
             entry = unmatched.setdefault(identity_key(identity), _Unmatched(identity, [], set()))
-            entry.stays.extend(stays)
+            entry.stays.extend(person.stays)
             if owner.student_id is not None:
                 entry.other_students.add(owner.student_id)
     return member_stays, unmatched
 
 
-def _first_edge_key(edges: list[Edge]) -> tuple[dt.datetime, str, str]:
-    first = min(edges, key=lambda edge: edge.at)
-    return (first.at, first.source, first.connection)
-
-
 def _owner(
-    edges: list[Edge], index: RosterIndex, groups: Mapping[int, int], matches: dict[ZoomIdentity, Match]
+    first_seen: Mapping[ZoomIdentity, dt.datetime],
+    index: RosterIndex,
+    groups: Mapping[int, int],
+    matches: dict[ZoomIdentity, Match],
 ) -> tuple[Match, ZoomIdentity]:
-    """Who a connection's stays belong to: the strictest rule, then the fullest identity."""
-    first_seen: dict[ZoomIdentity, dt.datetime] = {}
-    for edge in edges:
-        seen = first_seen.get(edge.identity)
-        first_seen[edge.identity] = edge.at if seen is None else min(seen, edge.at)
+    """Who a person is: the identity the strictest rule matched, then the fullest, then the first seen."""
     for identity in first_seen:
         if identity not in matches:
             matches[identity] = match(identity, index, groups.keys())
+    if len(first_seen) == 1:
+        (only,) = first_seen
+        return matches[only], only
 
     def rank(identity: ZoomIdentity) -> tuple:
         specificity = 0 if identity.zoom_user_id else 1 if identity.email else 2
@@ -286,13 +243,13 @@ def _owner(
 def _record(
     student_id: int,
     group: int,
-    stays: list[_Stay],
+    stays: list[Stay],
     window: _Window,
     config: AttendanceConfig,
     rooms: Mapping[int, bool],
     overrides: Mapping[int, Override],
 ) -> AttendanceRecord:
-    spans = [stay.span for stay in stays if window.touches(stay.span)]
+    spans = [stay.span for stay in stays if stay.is_presence and window.touches(stay.span)]
     minutes = _minutes(spans, window)
     first_join = min((span[0] for span in spans), default=None)
     computed = _status(minutes, first_join, window, config)
@@ -348,46 +305,72 @@ def _union_length(spans: Iterable[Span]) -> dt.timedelta:
     return total
 
 
+Room = tuple[str, str]  # (instance uuid, room id): a restarted meeting's rooms have new ids
+_GROUP_ROOM: Room = ("", "")  # stands for "the room of the student's group" in `_assigned_rooms`
+
+
 def _assigned_rooms(
-    member_stays: Mapping[int, list[_Stay]], groups: Mapping[int, int], window: _Window
+    member_stays: Mapping[int, list[Stay]],
+    groups: Mapping[int, int],
+    window: _Window,
+    aliases: Mapping[str, str],
 ) -> dict[int, bool]:
     """Whether each member with breakout time spent most of it in the room most of their group used.
 
-    Zoom names rooms only by uuid, so a group's room is inferred: the room most of its members have as
-    their dominant room (ties: most seconds of the group there, then the smallest uuid).
+    Zoom names rooms only by ids (webhooks and reports by different ones, see `room_aliases`; new ones
+    in every instance) and nothing maps an id to "Breakout Room N", so a group's room is inferred, per
+    instance: the room most of its members have as their dominant room there (ties: most seconds of the
+    group there, then the smallest id). A member is in their room when more of their room time was in
+    their group's rooms than in any other one.
     """
     room_time = {
         student_id: seconds
         for student_id, stays in member_stays.items()
-        if (seconds := _room_time(stays, window))
+        if (seconds := _room_time(stays, window, aliases))
     }
-    dominant = {student_id: _top(seconds) for student_id, seconds in room_time.items()}
-    by_group: dict[int, list[int]] = defaultdict(list)
-    for student_id in dominant:
-        by_group[groups[student_id]].append(student_id)
+    group_rooms = _group_rooms(room_time, groups)
     assigned: dict[int, bool] = {}
-    for student_ids in by_group.values():
-        votes = Counter(dominant[student_id] for student_id in student_ids)
-        totals: dict[str, dt.timedelta] = defaultdict(dt.timedelta)
-        for student_id in student_ids:
-            for room, seconds in room_time[student_id].items():
-                totals[room] += seconds
-        group_room = min(votes, key=lambda room: (-votes[room], -totals[room], room))
-        assigned.update((student_id, dominant[student_id] == group_room) for student_id in student_ids)
+    for student_id, seconds in room_time.items():
+        labelled: dict[Room, dt.timedelta] = defaultdict(dt.timedelta)
+        for room, spent in seconds.items():
+            labelled[_GROUP_ROOM if room in group_rooms[groups[student_id]] else room] += spent
+        assigned[student_id] = _top(labelled) == _GROUP_ROOM
     return assigned
 
 
-def _room_time(stays: Iterable[_Stay], window: _Window) -> dict[str, dt.timedelta]:
+def _group_rooms(
+    room_time: Mapping[int, Mapping[Room, dt.timedelta]], groups: Mapping[int, int]
+) -> dict[int, set[Room]]:
+    """Each group's inferred room in each instance."""
+    votes: dict[tuple[int, str], Counter[Room]] = defaultdict(Counter)
+    totals: dict[tuple[int, str], dict[Room, dt.timedelta]] = defaultdict(lambda: defaultdict(dt.timedelta))
+    for student_id, seconds in room_time.items():
+        by_instance: dict[str, dict[Room, dt.timedelta]] = defaultdict(dict)
+        for room, spent in seconds.items():
+            by_instance[room[0]][room] = spent
+            totals[(groups[student_id], room[0])][room] += spent
+        for instance, rooms in by_instance.items():
+            votes[(groups[student_id], instance)][_top(rooms)] += 1
+    chosen: dict[int, set[Room]] = defaultdict(set)
+    for (group, instance), counted in votes.items():
+        spent = totals[(group, instance)]
+        chosen[group].add(min(counted, key=lambda room: (-counted[room], -spent[room], room)))
+    return chosen
+
+
+def _room_time(
+    stays: Iterable[Stay], window: _Window, aliases: Mapping[str, str]
+) -> dict[Room, dt.timedelta]:
     """Time in each breakout room inside the window, devices and sources counted once."""
-    by_room: dict[str, list[Span]] = defaultdict(list)
+    by_room: dict[Room, list[Span]] = defaultdict(list)
     for stay in stays:
         clipped = window.clip(stay.span)
         if stay.room and clipped:
-            by_room[stay.room].append(clipped)
+            by_room[(stay.instance, aliases.get(stay.room, stay.room))].append(clipped)
     return {room: _union_length(spans) for room, spans in by_room.items()}
 
 
-def _top(seconds: Mapping[str, dt.timedelta]) -> str:
+def _top(seconds: Mapping[Room, dt.timedelta]) -> Room:
     return min(seconds, key=lambda room: (-seconds[room], room))
 
 
@@ -399,7 +382,7 @@ def _unmatched_participants(
     ]
     participants = []
     for ident, entry in unmatched.items():
-        spans = [stay.span for stay in entry.stays if window.touches(stay.span)]
+        spans = [stay.span for stay in entry.stays if stay.is_presence and window.touches(stay.span)]
         if not spans:
             continue  # present only outside this session's window: not part of it
         others = tuple(sorted(entry.other_students))

@@ -1,4 +1,10 @@
-"""Zoom webhook bodies -> dataclasses. Pure; unknown event types give None."""
+"""Zoom webhook bodies -> dataclasses. Pure; unknown event types give None.
+
+Participant events name one stay (see `core.presence`): `participant.user_id` within the instance
+`object.uuid`, the connection's `participant_uuid`, and for breakout-room events the room
+(`object.breakout_room_uuid`; `object.uuid` stays the main meeting's) and the main-meeting stay
+(`participant.parent_user_id`). Display names are cut to Zoom's own limit.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .attendance import ZoomIdentity
+from .matching import cap_display_name
 from .times import parse_utc_text
 
 PARTICIPANT_EVENTS = {
@@ -28,12 +35,14 @@ class EventError(ValueError):
 @dataclass(frozen=True)
 class ParticipantEvent:
     meeting_id: str
-    meeting_uuid: str
+    meeting_uuid: str  # the instance
     kind: Literal["join", "leave"]
     room: str  # "" for the main meeting, else the breakout room's uuid
-    connection: str
+    connection: str  # Zoom's user_id (of the breakout stay, for room events)
     at: dt.datetime
     identity: ZoomIdentity
+    participant_uuid: str = ""
+    parent: str = ""  # breakout events: the main-meeting user_id (parent_user_id)
 
 
 @dataclass(frozen=True)
@@ -76,14 +85,18 @@ def parse_event(body: dict[str, Any]) -> ParticipantEvent | MeetingEvent | None:
         raise EventError(f"{name}: the breakout room's uuid is missing")
     at = _time(participant.get("join_time" if kind == "join" else "leave_time"), body, name)
     identity = ZoomIdentity(
-        name=_text(participant.get("user_name")),
+        name=cap_display_name(_text(participant.get("user_name"))),
         email=_text(participant.get("email")).lower(),
         zoom_user_id=_text(participant.get("participant_user_id") or participant.get("id")),
     )
-    connection = _text(participant.get("user_id") or participant.get("participant_uuid"))
+    participant_uuid = _text(participant.get("participant_uuid"))
+    connection = _text(participant.get("user_id")) or participant_uuid
     if not connection:
         connection = f"{identity.zoom_user_id}|{identity.email}|{identity.name}"
-    return ParticipantEvent(meeting_id, meeting_uuid, kind, room, connection, at, identity)
+    parent = _text(participant.get("parent_user_id")) if breakout else ""
+    return ParticipantEvent(
+        meeting_id, meeting_uuid, kind, room, connection, at, identity, participant_uuid, parent
+    )
 
 
 def _object(body: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,9 @@ _EMOJI_MARKS = {chr(code) for code in range(0xFE00, 0xFE10)} | {"\u20e3"}
 _LETTERS = re.compile(r"[^\W\d_]+")
 # Below this similarity a student is not worth showing to a rep.
 MIN_CANDIDATE_SCORE = 0.6
+# Zoom's own limit on a display name (its OpenAPI spec: `invite_links` attendee `name`, "User display
+# name", maxLength 64). Longer text did not come from a Zoom client: cut before storing or comparing.
+MAX_DISPLAY_NAME = 64
 
 
 class MatchingError(ValueError):
@@ -86,6 +89,11 @@ def _strip_punctuation(text: str) -> str:
 
 def _is_edge_junk(char: str) -> bool:
     return char == " " or unicodedata.category(char).startswith("P")
+
+
+def cap_display_name(name: str) -> str:
+    """A display name as Zoom allows it: trimmed, at most MAX_DISPLAY_NAME characters."""
+    return name.strip()[:MAX_DISPLAY_NAME]
 
 
 def normalise_email(email: str) -> str:

@@ -44,7 +44,18 @@ PROMPTS = {
     4: "Which job-search habit are you building? Trade one tip with your group.",
     5: "Looking back at the module: what would you tell yourself in week 1?",
 }
+# Zoom takes a while to process a meeting's report (its rows show duration 0 meanwhile); the backfill
+# after the sessions runs later than this.
+REPORT_DELAY = dt.timedelta(minutes=30)
 Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PlayedDay:
+    """One day the demo played: the meetings' plans and the script's actions."""
+
+    plans: list[MeetingPlan]
+    actions: list[Action]
 
 
 class DemoClock:
@@ -113,8 +124,8 @@ late_after_minutes = 10
 {modules}"""
 
 
-def run_demo(options: DemoOptions, echo: Echo) -> None:
-    """Run the whole demo; returns after `fast`, else serves until Ctrl-C."""
+def run_demo(options: DemoOptions, echo: Echo) -> list[PlayedDay]:
+    """Run the whole demo; returns after `fast`, else serves until Ctrl-C. Returns the days it played."""
     stop = threading.Event()
     data = _fresh_data_dir(options.data_dir)
     week1_monday = _this_monday()
@@ -128,10 +139,13 @@ def run_demo(options: DemoOptions, echo: Echo) -> None:
     )
 
     hosts = sorted({m.host for m in calendar.modules} | {calendar.mix_it_up.host})
-    sandbox = ZoomSandbox(users=hosts, clock=clock).start(port=options.sandbox_port)
+    sandbox = ZoomSandbox(users=hosts, clock=clock, report_delay=REPORT_DELAY, seed=SEED).start(
+        port=options.sandbox_port
+    )
     settings = sandbox_settings(sandbox, database=data / "homeroom.db", config=calendar_path)
     runtime = Runtime(settings, clock=clock)
     server = None
+    played: list[PlayedDay] = []
     try:
         server = _serve(settings, calendar, clock, options.port)
         service_url = f"http://127.0.0.1:{server.server_port}"
@@ -145,7 +159,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> None:
         _sync_all(runtime, echo)
         week1 = _day(calendar, 1)
         echo(f"\nPlaying week 1 ({week1:%A %Y-%m-%d}) in a blink ...")
-        _play(runtime, sandbox, Participant, _plans(runtime, 1), None, clock, wait=False, seed=SEED)
+        played.append(_play(sandbox, Participant, _plans(runtime, 1), None, clock, wait=False, seed=SEED))
         clock.advance_to(_local(week1 + dt.timedelta(days=6), 12, tz), wait=False)
         echo(
             "\nThe day before week 2: sync again (the agenda moves to week 2's prompt), form Mix It Up groups"
@@ -156,14 +170,16 @@ def run_demo(options: DemoOptions, echo: Echo) -> None:
         speed = "with no waiting" if options.fast else f"{options.speed:g}x faster than real time"
         echo(f"\nPlaying Wednesday {week2:%Y-%m-%d}, 12:55-14:05 {tz.key}, {speed} ...")
         plans = _plans(runtime, 2)
-        _play(runtime, sandbox, Participant, plans, _mix_plan(runtime, 2), clock, wait=True, seed=SEED + 2)
+        played.append(
+            _play(sandbox, Participant, plans, _mix_plan(runtime, 2), clock, wait=True, seed=SEED + 2)
+        )
         clock.advance_to(_local(week2, 15, tz), wait=False)
         _finish(runtime, echo)
         _summary(runtime, echo)
         _create_demo_user(runtime)
         echo(f"\nDashboard: {service_url}/  sign in as {DEMO_USER} / {DEMO_PASSWORD}")
         if options.fast:
-            return
+            return played
         echo("Serving until Ctrl-C ...")
         while not stop.wait(3600):
             pass
@@ -176,6 +192,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> None:
             server.server_close()
         sandbox.stop()
         runtime.close()
+    return played
 
 
 def _fresh_data_dir(path: Path) -> Path:
@@ -275,31 +292,39 @@ def _mix_plan(runtime: Runtime, week: int) -> MeetingPlan:
 
 
 def _play(
-    runtime, sandbox, participant_class, homerooms, mix, clock: DemoClock, *, wait: bool, seed: int
-) -> None:
+    sandbox, participant_class, homerooms, mix, clock: DemoClock, *, wait: bool, seed: int
+) -> PlayedDay:
     wrong_room = homerooms[0].students[0].id if homerooms and homerooms[0].students else None
-    for action in script_day(homerooms, mix, seed=seed, wrong_room_student=wrong_room):
+    actions = script_day(homerooms, mix, seed=seed, wrong_room_student=wrong_room)
+    for action in actions:
         clock.advance_to(action.at, wait=wait)
         _perform(sandbox, participant_class, action)
+    return PlayedDay([*homerooms, *([mix] if mix else [])], actions)
 
 
 def _perform(sandbox, participant_class, action: Action) -> None:
     meeting = action.meeting
-    if action.kind == "start":
-        sandbox.start_instance(meeting, action.at)
+    host = {
+        "start": sandbox.start_instance,
+        "end": sandbox.end_instance,
+        "open_rooms": sandbox.open_rooms,
+        "close_rooms": sandbox.close_rooms,
+    }
+    if action.kind in host:
+        host[action.kind](meeting, action.at)
         return
-    if action.kind == "end":
-        sandbox.end_instance(meeting, action.at)
-        return
-    person = participant_class(action.person.name, action.person.email, action.person.zoom_user_id)
+    who = action.person
+    person = participant_class(who.name, who.email, web_client=who.web_client)
     if action.kind == "join":
         sandbox.join(meeting, person, action.at, duplicate=action.duplicate)
     elif action.kind == "leave":
-        sandbox.leave(meeting, person, action.at, duplicate=action.duplicate)
+        sandbox.leave(meeting, person, action.at, action.how, duplicate=action.duplicate)
     elif action.kind == "join_breakout":
         sandbox.join_breakout(meeting, person, action.room, action.at)
     elif action.kind == "leave_breakout":
         sandbox.leave_breakout(meeting, person, action.room, action.at)
+    elif action.kind == "rename":
+        sandbox.rename(meeting, person, action.name, action.at)
 
 
 def _finish(runtime: Runtime, echo: Echo) -> None:

@@ -1,14 +1,25 @@
 """The built-in Zoom sandbox: a real local HTTP server plus a webhook sender.
 
 `ZoomSandbox` serves Zoom's OAuth token endpoint and the Meetings API calls this project makes,
-with Zoom's status codes and error bodies; it also simulates meetings (joins, leaves, breakout
-rooms) that feed both the report APIs and signed webhooks, and injects faults on demand.
+with Zoom's status codes and error bodies; it also simulates meetings as Zoom runs them (room moves,
+breakout rooms, reconnects, restarts) that feed both the report APIs and signed webhooks, and injects
+faults on demand.
 """
 
 from .errors import SandboxError
 from .faults import Fault, Faults
-from .server import DEFAULT_SCOPES, ZoomSandbox
+from .server import ZoomSandbox
 from .simulation import Participant
+from .state import DEFAULT_SCOPES, SandboxState
 from .webhooks import WebhookSender
 
-__all__ = ["DEFAULT_SCOPES", "Fault", "Faults", "Participant", "SandboxError", "WebhookSender", "ZoomSandbox"]
+__all__ = [
+    "DEFAULT_SCOPES",
+    "Fault",
+    "Faults",
+    "Participant",
+    "SandboxError",
+    "SandboxState",
+    "WebhookSender",
+    "ZoomSandbox",
+]

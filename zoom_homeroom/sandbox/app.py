@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 from flask import Flask, Response, g, jsonify, request
@@ -20,16 +20,21 @@ from werkzeug.routing import BaseConverter
 
 from ..core.times import to_utc_text
 from .errors import ApiError, SandboxError, meeting_not_found
-from .faults import DROP, SLOW
-from .simulation import Instance, Participant, Stay
-
-if TYPE_CHECKING:
-    from .server import ZoomSandbox
+from .faults import DAILY_LIMIT, DROP, SLOW, Fault
+from .simulation import Instance, Participant
+from .state import SandboxState
 
 log = logging.getLogger(__name__)
 
 CONTROL_PREFIX = "/_sandbox/"
+# Zoom's rate-limit answers, from its "Rate limits" page: the per-second one, and the account-wide daily
+# limit, sent with `X-RateLimit-Type: Daily-limit` and `Retry-After` as an ISO 8601 time (a rate-limit
+# reference with captured headers shows "Retry-After: 2025-01-20T00:00:00Z").
 PER_SECOND_MESSAGE = "You have reached the maximum per-second rate limit for this API. Try again later."
+ACCOUNT_DAILY_MESSAGE = (
+    "You have reached the maximum daily rate limit for this API. "
+    "Refer to the response header for details on when you can make another request."
+)
 
 
 class _UuidConverter(BaseConverter):
@@ -39,7 +44,7 @@ class _UuidConverter(BaseConverter):
     part_isolating = False
 
 
-def build_app(sandbox: ZoomSandbox) -> Flask:
+def build_app(sandbox: SandboxState) -> Flask:
     """The WSGI app serving `sandbox`."""
     app = Flask(__name__)
     # Zoom's UUIDs may start with "//" once decoded: never merge or redirect such paths.
@@ -55,7 +60,7 @@ def build_app(sandbox: ZoomSandbox) -> Flask:
 # -- hooks, errors -----------------------------------------------------------------------------
 
 
-def _register_hooks(app: Flask, sandbox: ZoomSandbox) -> None:
+def _register_hooks(app: Flask, sandbox: SandboxState) -> None:
     @app.before_request
     def strike_fault_then_authenticate() -> ResponseReturnValue | None:
         if request.path.startswith(CONTROL_PREFIX):
@@ -68,9 +73,11 @@ def _register_hooks(app: Flask, sandbox: ZoomSandbox) -> None:
             sandbox.record_call(request.method, request.path, 0)
             return _drop_connection()
         elif fault is not None:
-            return _fault_response(int(fault.status), fault.retry_after)
+            return _fault_response(sandbox, fault)
         if request.path.startswith("/v2/"):
             g.scopes = _authenticate(sandbox)
+            if not sandbox.use_account_quota():
+                return _account_daily_limit(sandbox, None)
         return None
 
     @app.after_request
@@ -110,14 +117,34 @@ def _drop_connection() -> Response:
     return Response(b"", status=500)
 
 
-def _fault_response(status: int, retry_after: int | None) -> tuple[Response, int, dict[str, str]]:
-    if status == 429:
-        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+def _fault_response(sandbox: SandboxState, fault: Fault) -> tuple[Response, int, dict[str, str]]:
+    if fault.status == DAILY_LIMIT:
+        return _account_daily_limit(sandbox, fault.retry_after)
+    if fault.status == 429:
+        headers = {"X-RateLimit-Type": "QPS"}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = str(fault.retry_after)
         return jsonify({"code": 429, "message": PER_SECOND_MESSAGE}), 429, headers
+    status = int(fault.status)
     return jsonify({"code": status, "message": "Internal error. Please try again later."}), status, {}
 
 
-def _authenticate(sandbox: ZoomSandbox) -> frozenset[str]:
+def _account_daily_limit(
+    sandbox: SandboxState, retry_after: int | str | None
+) -> tuple[Response, int, dict[str, str]]:
+    """The account-wide daily limit: `Retry-After` is the next 00:00 UTC as ISO 8601 unless a fault says."""
+    if retry_after is None:
+        today = sandbox.clock().astimezone(dt.UTC).date()
+        retry_after = to_utc_text(dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC))
+    headers = {
+        "X-RateLimit-Type": "Daily-limit",
+        "X-RateLimit-Category": "Heavy",
+        "Retry-After": str(retry_after),
+    }
+    return jsonify({"code": 429, "message": ACCOUNT_DAILY_MESSAGE}), 429, headers
+
+
+def _authenticate(sandbox: SandboxState) -> frozenset[str]:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     with sandbox.lock:
@@ -145,7 +172,7 @@ def _json_body() -> Any:
 # -- OAuth -------------------------------------------------------------------------------------
 
 
-def _register_oauth(app: Flask, sandbox: ZoomSandbox) -> None:
+def _register_oauth(app: Flask, sandbox: SandboxState) -> None:
     @app.post("/oauth/token")
     def token() -> tuple[Response, int]:
         auth = request.authorization
@@ -166,7 +193,7 @@ def _register_oauth(app: Flask, sandbox: ZoomSandbox) -> None:
             "token_type": "bearer",
             "expires_in": int(sandbox.tokens.ttl.total_seconds()),
             "scope": " ".join(sandbox.scopes),
-            "api_url": sandbox.url,
+            "api_url": request.host_url.rstrip("/"),
         }
         return jsonify(body), 200
 
@@ -174,7 +201,7 @@ def _register_oauth(app: Flask, sandbox: ZoomSandbox) -> None:
 # -- the Zoom API ------------------------------------------------------------------------------
 
 
-def _register_api(app: Flask, sandbox: ZoomSandbox) -> None:
+def _register_api(app: Flask, sandbox: SandboxState) -> None:
     @app.get("/v2/users/<user_ref>")
     def get_user(user_ref: str) -> Response:
         _require("user:read:admin")
@@ -243,7 +270,7 @@ def _register_api(app: Flask, sandbox: ZoomSandbox) -> None:
         _require("meeting:read:admin")
         with sandbox.lock:
             instance = _ended_instance(sandbox, meeting_ref, meeting_not_found)
-            rows = [instance.past_row(stay) for stay in instance.stays]
+            rows = instance.past_rows()
             page, fields = sandbox.pager.page(f"past:{instance.uuid}", rows, request.args)
             return jsonify({**fields, "participants": page})
 
@@ -255,7 +282,7 @@ def _register_api(app: Flask, sandbox: ZoomSandbox) -> None:
                 raise ApiError(400, 200, f"Only available for Paid or ZMP account: {sandbox.account_id}.")
             instance = _ended_instance(sandbox, meeting_ref, _report_not_found)
             keep_registrant = request.args.get("include_fields") == "registrant_id"
-            rows = [_report_row(instance, stay, keep_registrant) for stay in instance.stays]
+            rows = [_report_row(row, keep_registrant) for row in instance.report_rows(sandbox.clock())]
             page, fields = sandbox.pager.page(f"report:{instance.uuid}", rows, request.args)
             return jsonify({**fields, "participants": page})
 
@@ -264,8 +291,7 @@ def _instance_item(instance: Instance) -> dict[str, str]:
     return {"uuid": instance.uuid, "start_time": to_utc_text(instance.start_time)}
 
 
-def _report_row(instance: Instance, stay: Stay, keep_registrant: bool) -> dict[str, Any]:
-    row = instance.report_row(stay)
+def _report_row(row: dict[str, Any], keep_registrant: bool) -> dict[str, Any]:
     if not keep_registrant:
         del row["registrant_id"]
     return row
@@ -275,7 +301,7 @@ def _report_not_found(ref: object) -> ApiError:
     return ApiError(404, 3001, f"Meeting {ref} not found or has expired.")
 
 
-def _ended_instance(sandbox: ZoomSandbox, raw_ref: str, not_found: Callable[[object], ApiError]) -> Instance:
+def _ended_instance(sandbox: SandboxState, raw_ref: str, not_found: Callable[[object], ApiError]) -> Instance:
     """A numeric id means its latest ended instance; anything else is an instance UUID.
 
     The path arrives decoded once. As on Zoom, a UUID that starts with `/` or contains `//` must be
@@ -301,7 +327,7 @@ def _ended_instance(sandbox: ZoomSandbox, raw_ref: str, not_found: Callable[[obj
 # -- control API -------------------------------------------------------------------------------
 
 
-def _register_control(app: Flask, sandbox: ZoomSandbox) -> None:
+def _register_control(app: Flask, sandbox: SandboxState) -> None:
     @app.get("/_sandbox/state")
     def state() -> Response:
         return jsonify(sandbox.state())
@@ -338,11 +364,11 @@ def _control_body() -> dict[str, Any]:
     return body
 
 
-def _unknown_action(sandbox: ZoomSandbox, body: dict[str, Any]) -> None:
+def _unknown_action(sandbox: SandboxState, body: dict[str, Any]) -> None:
     raise SandboxError(f"unknown action; use add, {', '.join(_CONTROL_ACTIONS)}")
 
 
-_CONTROL_ACTIONS: dict[str, Callable[[ZoomSandbox, dict[str, Any]], None]] = {
+_CONTROL_ACTIONS: dict[str, Callable[[SandboxState, dict[str, Any]], None]] = {
     "clear": lambda sandbox, body: sandbox.faults.clear(),
     "invalidate_tokens": lambda sandbox, body: sandbox.invalidate_tokens(),
     "delete_meeting": lambda sandbox, body: sandbox.delete_meeting_behind_your_back(
@@ -354,27 +380,39 @@ _CONTROL_ACTIONS: dict[str, Callable[[ZoomSandbox, dict[str, Any]], None]] = {
 }
 
 
-def _simulate(sandbox: ZoomSandbox, body: dict[str, Any]) -> dict[str, Any]:
-    """POST /_sandbox/simulate: {action, meeting_id, at, participant?, room?, reason?, deliver?, duplicate?}."""
+_SIMULATE_ACTIONS = "start, join, leave, join_breakout, leave_breakout, open_rooms, close_rooms, rename, end or process_reports"
+
+
+def _simulate(sandbox: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    """POST /_sandbox/simulate: {action, meeting_id, at, participant?, room?, how?, name?, deliver?,
+    duplicate?}; actions as the Python API's methods of the same names (start/end: the instance)."""
     action = body.get("action")
     meeting_id = body.get("meeting_id", "")
+    if action == "process_reports":
+        sandbox.process_reports(meeting_id)
+        return {"done": action}
     at = _control_time(body.get("at"))
     options = {key: body[key] for key in ("deliver", "duplicate") if key in body}
-    if action == "start":
-        return {"uuid": sandbox.start_instance(meeting_id, at, **options)}
-    if action == "end":
-        return {"status": sandbox.end_instance(meeting_id, at, **options)}
+    meeting_actions = {
+        "start": lambda: {"uuid": sandbox.start_instance(meeting_id, at, **options)},
+        "end": lambda: {"status": sandbox.end_instance(meeting_id, at, **options)},
+        "open_rooms": lambda: {"status": sandbox.open_rooms(meeting_id, at, **options)},
+        "close_rooms": lambda: {"status": sandbox.close_rooms(meeting_id, at, **options)},
+    }
+    if action in meeting_actions:
+        return meeting_actions[action]()
+    if action not in ("join", "leave", "join_breakout", "leave_breakout", "rename"):
+        raise SandboxError(f"action must be {_SIMULATE_ACTIONS}")
     person = _control_participant(body.get("participant"))
     if action == "join":
         return {"status": sandbox.join(meeting_id, person, at, **options)}
     if action == "leave":
-        return {
-            "status": sandbox.leave(meeting_id, person, at, body.get("reason", "left the meeting"), **options)
-        }
-    if action in ("join_breakout", "leave_breakout"):
-        method = sandbox.join_breakout if action == "join_breakout" else sandbox.leave_breakout
-        return {"status": method(meeting_id, person, str(body.get("room", "")), at, **options)}
-    raise SandboxError("action must be start, join, leave, join_breakout, leave_breakout or end")
+        return {"status": sandbox.leave(meeting_id, person, at, str(body.get("how", "left")), **options)}
+    if action == "rename":
+        sandbox.rename(meeting_id, person, str(body.get("name", "")), at)
+        return {"done": action}
+    method = sandbox.join_breakout if action == "join_breakout" else sandbox.leave_breakout
+    return {"status": method(meeting_id, person, str(body.get("room", "")), at, **options)}
 
 
 def _control_time(value: object) -> dt.datetime:
@@ -389,5 +427,14 @@ def _control_time(value: object) -> dt.datetime:
 
 def _control_participant(value: object) -> Participant:
     if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-        raise SandboxError("participant must be an object with a name (and optionally email, zoom_user_id)")
-    return Participant(value["name"], str(value.get("email", "")), str(value.get("zoom_user_id", "")))
+        raise SandboxError(
+            "participant must be an object with a name (and optionally email, zoom_user_id, in_account, "
+            "web_client)"
+        )
+    return Participant(
+        value["name"],
+        str(value.get("email", "")),
+        str(value.get("zoom_user_id", "")),
+        in_account=value.get("in_account") is True,
+        web_client=value.get("web_client") is True,
+    )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 FaultKind = int | str
-SLOW, DROP = "slow", "drop"
+SLOW, DROP, DAILY_LIMIT = "slow", "drop", "daily_limit"
 
 
 @dataclass
@@ -18,7 +18,7 @@ class Fault:
     times: int = 1
     method: str | None = None
     path_prefix: str | None = None
-    retry_after: int | None = None
+    retry_after: int | str | None = None  # seconds, or a header value as sent (HTTP date, ISO 8601)
     delay: float = 0.0
 
     def matches(self, method: str, path: str) -> bool:
@@ -51,10 +51,12 @@ class Faults:
         times: int = 1,
         method: str | None = None,
         path_prefix: str | None = None,
-        retry_after: int | None = None,
+        retry_after: int | str | None = None,
         delay: float = 0.0,
     ) -> Fault:
-        """Queue a fault: 500 (or another 5xx), 429 (with `Retry-After` when given), "slow", "drop".
+        """Queue a fault: 500 (or another 5xx), 429 (per-second, with `Retry-After` when given),
+        "daily_limit" (the account-wide daily 429; `Retry-After` the next 00:00 UTC unless given), "slow",
+        "drop". `retry_after` is whole seconds or a header value sent as is (an HTTP date, an ISO time).
 
         "slow" waits `delay` seconds and then answers normally (the request still takes effect,
         as on Zoom when a client gave up waiting); "drop" closes the connection unanswered and
@@ -88,15 +90,26 @@ class Faults:
 def _validated(fault: Fault) -> Fault:
     is_status = isinstance(fault.status, int) and not isinstance(fault.status, bool)
     if not (
-        fault.status in (SLOW, DROP) or (is_status and (fault.status == 429 or 500 <= fault.status <= 599))
+        fault.status in (SLOW, DROP, DAILY_LIMIT)
+        or (is_status and (fault.status == 429 or 500 <= fault.status <= 599))
     ):
-        raise ValueError(f"fault status {fault.status!r}: use 429, a 5xx status, 'slow' or 'drop'")
+        raise ValueError(
+            f"fault status {fault.status!r}: use 429, a 5xx status, 'daily_limit', 'slow' or 'drop'"
+        )
     if isinstance(fault.times, bool) or not isinstance(fault.times, int) or fault.times < 1:
         raise ValueError(f"fault times {fault.times!r}: use a positive integer")
-    if fault.retry_after is not None and (not isinstance(fault.retry_after, int) or fault.retry_after < 0):
-        raise ValueError(f"fault retry_after {fault.retry_after!r}: use whole seconds")
+    if not _valid_retry_after(fault.retry_after):
+        raise ValueError(f"fault retry_after {fault.retry_after!r}: use whole seconds or a date text")
     if not isinstance(fault.delay, int | float) or fault.delay < 0:
         raise ValueError(f"fault delay {fault.delay!r}: use seconds >= 0")
     if fault.status == SLOW and not fault.delay:
         raise ValueError("a 'slow' fault needs delay= (seconds to wait before answering)")
     return fault
+
+
+def _valid_retry_after(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return bool(value.strip())
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -13,7 +13,9 @@ import uuid
 
 FIRST_MEETING_ID = 81_000_000_000  # 11 digits, like Zoom's meeting numbers
 MEETING_ID_STEP = 7_654_321
-FIRST_JOIN_ID = 16_778_240  # Zoom's per-join `user_id` values look like this
+# Zoom's per-join `user_id`: every instance counts from 16778240 in steps of 1024 (a public report capture
+# shows 16778240, 16779264, 16780288, ... one per row; webhook captures show the same first value).
+FIRST_JOIN_ID = 16_778_240
 JOIN_ID_STEP = 1_024
 
 
@@ -28,7 +30,7 @@ def meeting_id(serial: int) -> int:
 
 
 def join_id(serial: int) -> str:
-    """Zoom's per-join participant id (`user_id`), a decimal string."""
+    """The `serial`-th per-join participant id (`user_id`) of an instance (0-based), a decimal string."""
     return str(FIRST_JOIN_ID + serial * JOIN_ID_STEP)
 
 
@@ -49,14 +51,19 @@ def instance_uuid(meeting: int, serial: int) -> str:
     return base64.b64encode(bytes(raw)).decode("ascii")
 
 
-def breakout_room_uuid(instance: str, room_name: str) -> str:
-    """One UUID per room name per instance, as Zoom identifies breakout rooms in events."""
-    return base64.b64encode(_digest("room", instance, room_name)[:16]).decode("ascii")
+def breakout_room_uuid(instance: str, room_name: str, opening: int) -> str:
+    """`breakout_room_uuid` of webhooks: new for every instance and every opening of the rooms."""
+    return base64.b64encode(_digest("room", instance, room_name, opening)[:16]).decode("ascii")
 
 
-def participant_uuid(instance: str, person: str) -> str:
-    """Zoom's `participant_uuid`: stable for one person within one meeting instance."""
-    return str(uuid.UUID(bytes=_digest("participant", instance, person)[:16])).upper()
+def bo_mtg_id(instance: str, room_name: str, opening: int) -> str:
+    """`bo_mtg_id` of report rows: the same room under another id than its `breakout_room_uuid`."""
+    return base64.b64encode(_digest("bo_mtg", instance, room_name, opening)[:16]).decode("ascii")
+
+
+def participant_uuid(instance: str, person: str, connection: int) -> str:
+    """Zoom's `participant_uuid`: one per connection (kept across room moves, new after a reconnect)."""
+    return str(uuid.UUID(bytes=_digest("participant", instance, person, connection)[:16])).upper()
 
 
 def secret_text(*parts: object) -> str:

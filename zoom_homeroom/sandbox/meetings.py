@@ -356,21 +356,22 @@ def apply_occurrence_body(meeting: Meeting, key: str, body: object) -> Meeting:
 
 
 class DailyLimit:
-    """Zoom's per-host limit on meeting creates and updates per UTC day."""
+    """Zoom's per-host limit on meeting creates and updates per UTC day (its "Rate limits" page: 100 a
+    day per user, reset at 00:00 UTC). The answer names the user level and sends no `Retry-After`; its
+    text is as quoted from Zoom by another project that hit it."""
 
     def __init__(self, limit: int):
         self.limit = limit
         self._counts: dict[tuple[str, dt.date], int] = {}
 
-    def check(self, host_id: str, now: dt.datetime, operation: str) -> None:
+    def check(self, host_id: str, now: dt.datetime) -> None:
         """Raise Zoom's 429 when the host has used up today's writes."""
         if self._counts.get((host_id, now.astimezone(UTC).date()), 0) >= self.limit:
             raise ApiError(
                 429,
                 429,
-                f"You have exceeded the daily rate limit of ({self.limit}) for {operation} API requests "
-                "permitted for this particular user. You can resume these user level API requests at "
-                "GMT 00:00:00.",
+                f"You have exceeded the daily rate limit ({self.limit}) of Meeting Create/Update API requests "
+                "permitted for this particular user. You may resume these requests at GMT 00:00:00.",
             )
 
     def record(self, host_id: str, now: dt.datetime) -> None:
@@ -393,7 +394,7 @@ class MeetingBook:
             raise ApiError(
                 400, 3161, "Your user account is not allowed meeting hosting and scheduling capabilities."
             )
-        self.limit.check(host["id"], now, "Create a meeting")
+        self.limit.check(host["id"], now)
         number = ids.meeting_id(self._created)
         draft = Meeting(
             id=number,
@@ -426,7 +427,7 @@ class MeetingBook:
     def update(self, ref: object, body: object, now: dt.datetime, occurrence: str | None = None) -> Meeting:
         """PATCH a meeting (or one occurrence). Raises ApiError (400, 404, 429)."""
         meeting = self.get(ref)
-        self.limit.check(meeting.host["id"], now, "Update a meeting")
+        self.limit.check(meeting.host["id"], now)
         if occurrence is not None:
             updated = apply_occurrence_body(meeting, occurrence, body)
         else:

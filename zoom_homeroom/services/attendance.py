@@ -117,6 +117,7 @@ def refresh_session(storage: Storage, calendar: Calendar, session: SessionRecord
             ),
             overrides=storage.overrides(fresh.id),
             config=calendar.attendance,
+            instance_ends=storage.instance_ends(fresh.id),
         )
         storage.save_attendance(fresh.id, result, seen_dirty=seen)
     return result

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.attendance import Edge, ZoomIdentity
-from ..core.matching import normalise_email
+from ..core.matching import cap_display_name, normalise_email
 from ..core.models import Calendar, SessionRecord
-from ..core.times import parse_utc_text
+from ..core.times import parse_utc_text, to_utc_text
 from ..runtime import Runtime
 from ..storage import Storage
 from ..zoom import ZoomAPIError, ZoomError, ZoomNotFound
@@ -38,8 +38,9 @@ class BackfillResult:
 def backfill(runtime: Runtime, session: SessionRecord) -> BackfillResult:
     """Fetch the session's held instance(s) and participants from Zoom and merge them as edges.
 
-    The session becomes final only when every fetch succeeded; otherwise it stays pending, with the
-    reason, and the next run tries again.
+    The session becomes final only when every fetch succeeded and Zoom had finished processing every
+    report; otherwise it stays pending, with the reason, nothing of this run is kept, and the next run
+    tries again. A complete backfill replaces the report rows stored by an earlier one.
     """
     storage = runtime.storage
     if session.zoom_meeting_id is None:
@@ -48,19 +49,25 @@ def backfill(runtime: Runtime, session: SessionRecord) -> BackfillResult:
         instances = _instances_on(runtime, session)
         if not instances:
             return _no_instance(runtime, session)
-        rows = 0
-        for instance in instances:
-            edges = list(_report_edges(runtime, instance["uuid"]))
-            storage.add_presence(session.id, edges)
-            rows += len(edges) // 2
-            ended = max((edge.at for edge in edges if edge.kind == "leave"), default=None)
-            storage.set_session_instance(
-                session.id, zoom_uuid=instance["uuid"], ended_at=None if session.ended_at else ended
-            )
+        reports = [(instance["uuid"], _report(runtime, instance["uuid"])) for instance in instances]
     except ZoomError as error:
         return _pending(storage, session, str(error))
+    unsettled = [(uuid, report) for uuid, report in reports if report.unsettled]
+    if unsettled:
+        uuid, report = unsettled[0]
+        return _pending(
+            storage,
+            session,
+            f"Zoom is still processing the report of instance {uuid}: "
+            f"{report.unsettled} of its {report.rows} rows have duration 0",
+        )
+    storage.replace_report_presence(session.id, [edge for _, report in reports for edge in report.edges])
+    for uuid, report in reports:
+        ended = max((edge.at for edge in report.edges if edge.kind == "leave"), default=None)
+        storage.set_session_instance(session.id, zoom_uuid=uuid, ended_at=ended)
     storage.finalize_session(session.id, now=runtime.now())
     refresh_session(storage, runtime.calendar, storage.session(session.id) or session)
+    rows = sum(report.rows for _, report in reports)
     return BackfillResult(session.key, True, rows, f"final: {rows} participant rows from Zoom")
 
 
@@ -79,9 +86,18 @@ def _instances_on(runtime: Runtime, session: SessionRecord) -> list[dict[str, An
     ]
 
 
-def _report_edges(runtime: Runtime, uuid: str) -> Iterator[Edge]:
-    """Participants of one instance as join/leave edges: the report API, or the past-meeting API
-    when the account's plan has no reports."""
+@dataclass(frozen=True)
+class _Report:
+    """One instance's participant rows as edges, and how many rows Zoom had not finished processing."""
+
+    edges: list[Edge]
+    rows: int
+    unsettled: int
+
+
+def _report(runtime: Runtime, uuid: str) -> _Report:
+    """Participants of one instance: the report API, or the past-meeting API when the account's plan has
+    no reports. Each row is one segment of one `user_id`; a breakout room's row carries `bo_mtg_id`."""
     try:
         rows, source = list(runtime.zoom.iter_report_participants(uuid)), "report"
     except ZoomAPIError as error:
@@ -89,19 +105,41 @@ def _report_edges(runtime: Runtime, uuid: str) -> Iterator[Edge]:
             raise
         log.info("report API unavailable for %s (%s); using past-meeting participants", uuid, error)
         rows, source = list(runtime.zoom.iter_past_participants(uuid)), "past_participants"
-    for row in rows:
-        join, leave = row.get("join_time"), row.get("leave_time")
-        if not join:
-            continue
-        identity = ZoomIdentity(
-            name=str(row.get("name") or ""),
-            email=normalise_email(str(row.get("user_email") or row.get("email") or "")),
-            zoom_user_id=str(row.get("participant_user_id") or row.get("id") or ""),
-        )
-        connection = f"{row.get('user_id') or row.get('id') or identity.name}@{join}"
-        yield Edge(connection, source, "", "join", parse_utc_text(join), identity)
-        if leave:
-            yield Edge(connection, source, "", "leave", parse_utc_text(leave), identity)
+    edges = [edge for row in rows for edge in _row_edges(row, uuid, source)]
+    return _Report(edges, len(rows), _unsettled(rows))
+
+
+def _unsettled(rows: list[dict[str, Any]]) -> int:
+    """Rows Zoom is still processing: a stay that has ended shows duration 0 until then. When every row
+    says 0, none is trusted either, whatever its times say."""
+    zero = [row for row in rows if row.get("duration") == 0]
+    if rows and len(zero) == len(rows):
+        return len(zero)
+    return sum(1 for row in zero if _row_time(row.get("leave_time")) != _row_time(row.get("join_time")))
+
+
+def _row_time(value: Any) -> dt.datetime | None:
+    try:
+        return parse_utc_text(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
+def _row_edges(row: dict[str, Any], uuid: str, source: str) -> Iterator[Edge]:
+    join, leave = _row_time(row.get("join_time")), _row_time(row.get("leave_time"))
+    if join is None:
+        return
+    identity = ZoomIdentity(
+        name=cap_display_name(str(row.get("name") or "")),
+        email=normalise_email(str(row.get("user_email") or row.get("email") or "")),
+        zoom_user_id=str(row.get("participant_user_id") or row.get("id") or ""),
+    )
+    # Rows of one instance are told apart by user_id; a row without one is its own stay.
+    connection = str(row.get("user_id") or f"{identity.zoom_user_id or identity.name}@{to_utc_text(join)}")
+    room = str(row.get("bo_mtg_id") or "")
+    yield Edge(connection, source, room, "join", join, identity, instance=uuid)
+    if leave is not None:
+        yield Edge(connection, source, room, "leave", leave, identity, instance=uuid)
 
 
 def _no_instance(runtime: Runtime, session: SessionRecord) -> BackfillResult:

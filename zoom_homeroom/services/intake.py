@@ -40,6 +40,9 @@ def process(storage: Storage, calendar: Calendar, body: dict) -> str:
             kind=event.kind,
             at=event.at,
             identity=event.identity,
+            instance=event.meeting_uuid,
+            participant_uuid=event.participant_uuid,
+            parent=event.parent,
         )
         storage.add_presence(session.id, [edge])
     elif isinstance(event, MeetingEvent):

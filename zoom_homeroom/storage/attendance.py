@@ -110,10 +110,25 @@ class AttendanceStore(Connection):
 
     def add_presence(self, session_id: int, edges: Iterable[Edge]) -> int:
         """Store join/leave edges (duplicates ignored) and mark the session for recomputation."""
+        with self.write(savepoint=False):
+            added = self._insert_presence(session_id, edges)
+            if added:
+                self.db.execute("UPDATE sessions SET dirty = 1 WHERE id = ? AND dirty = 0", [session_id])
+        return added
+
+    def replace_report_presence(self, session_id: int, edges: Iterable[Edge]) -> None:
+        """Replace every report-sourced edge of a session with a complete backfill's (webhook edges stay)."""
+        with self.write():
+            self.db.execute("DELETE FROM presence WHERE session_id = ? AND source <> 'webhook'", [session_id])
+            self._insert_presence(session_id, edges)
+            self.db.execute("UPDATE sessions SET dirty = dirty + 1 WHERE id = ?", [session_id])
+
+    def _insert_presence(self, session_id: int, edges: Iterable[Edge]) -> int:
         rows = [
             (
                 session_id,
                 edge.source,
+                edge.instance,
                 edge.connection,
                 edge.room,
                 edge.kind,
@@ -121,20 +136,18 @@ class AttendanceStore(Connection):
                 edge.identity.name,
                 edge.identity.email,
                 edge.identity.zoom_user_id,
+                edge.participant_uuid,
+                edge.parent,
             )
             for edge in edges
         ]
-        with self.write(savepoint=False):
-            before = self.db.conn.total_changes
-            self.db.conn.executemany(
-                "INSERT OR IGNORE INTO presence (session_id, source, connection, room, edge, at, name, "
-                "email, zoom_user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            added = self.db.conn.total_changes - before
-            if added:
-                self.db.execute("UPDATE sessions SET dirty = 1 WHERE id = ? AND dirty = 0", [session_id])
-        return added
+        before = self.db.conn.total_changes
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO presence (session_id, source, instance, connection, room, edge, at, name, "
+            "email, zoom_user_id, participant_uuid, parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        return self.db.conn.total_changes - before
 
     def has_presence(self, session_id: int) -> bool:
         return (
@@ -151,6 +164,9 @@ class AttendanceStore(Connection):
                 kind=row["edge"],
                 at=parse_utc_text(row["at"]),
                 identity=ZoomIdentity(name=row["name"], email=row["email"], zoom_user_id=row["zoom_user_id"]),
+                instance=row["instance"],
+                participant_uuid=row["participant_uuid"],
+                parent=row["parent"],
             )
             for row in self.db.query(
                 "SELECT * FROM presence WHERE session_id = ? ORDER BY at, id", [session_id]

@@ -278,3 +278,52 @@ def m005_mix_it_up(db: Database) -> None:
         )
         """,
     )
+
+
+@migrations()
+def m006_presence_by_instance(db: Database) -> None:
+    """Presence edges keyed by instance, with what ties a person's stays together.
+
+    Zoom's user_ids restart in every instance and change at every room move, so an edge needs its
+    instance, its connection's participant_uuid and, for a breakout stay, its parent user_id; the old
+    table had none of them. Report rows stored so far are kept as they were (they carried no rooms).
+    Webhook edges are rebuilt: stored deliveries keep the whole body, so they are made pending again and
+    the next processing run (any read, the scheduler's minute, start-up) turns them into edges anew.
+    Every session's attendance is recomputed then.
+    """
+    _script(
+        db,
+        """
+        CREATE TABLE presence_by_instance (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            source TEXT NOT NULL,                -- webhook | report | past_participants
+            instance TEXT NOT NULL DEFAULT '',   -- the meeting instance's uuid ('' for rows stored before)
+            connection TEXT NOT NULL,            -- Zoom's user_id: of the stay, or of the report row
+            room TEXT NOT NULL DEFAULT '',       -- '' main meeting; breakout_room_uuid, or a report's bo_mtg_id
+            edge TEXT NOT NULL CHECK (edge IN ('join', 'leave')),
+            at TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            email TEXT NOT NULL DEFAULT '',
+            zoom_user_id TEXT NOT NULL DEFAULT '',
+            participant_uuid TEXT NOT NULL DEFAULT '',  -- one device's connection across its room moves
+            parent TEXT NOT NULL DEFAULT '',     -- breakout stays: the main-meeting user_id (parent_user_id)
+            UNIQUE (session_id, source, instance, connection, room, edge, at)
+        );
+        INSERT INTO presence_by_instance (session_id, source, connection, room, edge, at, name, email, zoom_user_id)
+            SELECT session_id, source, connection, room, edge, at, name, email, zoom_user_id
+            FROM presence WHERE source <> 'webhook';
+        DROP TABLE presence;
+        ALTER TABLE presence_by_instance RENAME TO presence;
+        -- Each held instance of a session and when it ended: open stays close at their own instance's end.
+        CREATE TABLE session_instances (
+            session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            uuid TEXT NOT NULL,
+            ended_at TEXT,
+            PRIMARY KEY (session_id, uuid)
+        );
+        UPDATE webhook_deliveries SET processed_at = NULL, outcome = NULL, error = NULL
+            WHERE outcome IN ('ok', 'invalid');
+        UPDATE sessions SET dirty = dirty + 1
+        """,
+    )

@@ -163,8 +163,8 @@ class SessionStore(Connection):
     def set_session_instance(
         self, session_id: int, *, zoom_uuid: str | None = None, ended_at: dt.datetime | None = None
     ) -> None:
-        """Record the held instance's uuid (the first one seen) and when it ended (the latest end seen,
-        since a host may end and restart the meeting)."""
+        """Record a held instance and when it ended (the latest end seen), and on the session the first
+        instance's uuid and the latest end of any, since a host may end and restart the meeting."""
         ended = to_utc_text(ended_at) if ended_at else None
         with self.write(savepoint=False):
             self.db.execute(
@@ -173,6 +173,23 @@ class SessionStore(Connection):
                 "ELSE ended_at END, dirty = 1 WHERE id = ?",
                 [zoom_uuid or None, ended, ended, session_id],
             )
+            if zoom_uuid:
+                self.db.execute(
+                    "INSERT INTO session_instances (session_id, uuid, ended_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (session_id, uuid) DO UPDATE SET ended_at = CASE WHEN ended_at IS NULL "
+                    "OR excluded.ended_at > ended_at THEN coalesce(excluded.ended_at, ended_at) ELSE ended_at END",
+                    [session_id, zoom_uuid, ended],
+                )
+
+    def instance_ends(self, session_id: int) -> dict[str, dt.datetime]:
+        """When each held instance of the session ended, by instance uuid (those whose end is known)."""
+        return {
+            row["uuid"]: parse_utc_text(row["ended_at"])
+            for row in self.db.query(
+                "SELECT uuid, ended_at FROM session_instances WHERE session_id = ? AND ended_at IS NOT NULL",
+                [session_id],
+            )
+        }
 
     def finalize_session(self, session_id: int, *, now: dt.datetime) -> None:
         """Every fetch from Zoom succeeded: the session's attendance is final."""

@@ -9,6 +9,7 @@ from ..clock import Clock, Sleep
 from .auth import ZoomAuth
 from .client import ZoomClient
 from .errors import (
+    ZoomAccountDailyLimit,
     ZoomAPIError,
     ZoomAuthError,
     ZoomConnectionError,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ZoomAPIError",
+    "ZoomAccountDailyLimit",
     "ZoomAuth",
     "ZoomAuthError",
     "ZoomClient",

@@ -21,6 +21,7 @@ import requests
 from ..clock import Clock, Sleep, utc_now
 from ..core.times import parse_utc_text
 from .errors import (
+    ZoomAccountDailyLimit,
     ZoomAPIError,
     ZoomAuthError,
     ZoomConnectionError,
@@ -77,8 +78,8 @@ class Backoff:
 
 
 def _retryable(error: ZoomError) -> bool:
-    if isinstance(error, ZoomDailyLimitExceeded):
-        return False  # nothing changes before midnight UTC
+    if isinstance(error, ZoomDailyLimitExceeded | ZoomAccountDailyLimit):
+        return False  # nothing changes before the limit resets (midnight UTC for the host's)
     return isinstance(error, ZoomRateLimited | ZoomServerError | ZoomConnectionError)
 
 

@@ -7,8 +7,10 @@
     └── ZoomAPIError               any other non-2xx answer: .status, .code, .message, .url
         ├── ZoomNotFound           404
         ├── ZoomRateLimited        429, .retry_after (seconds or None)
-        │   └── ZoomDailyLimitExceeded
-        │                          the daily create/update limit: .host, .reset_at (next 00:00 UTC)
+        │   ├── ZoomDailyLimitExceeded
+        │   │                      the host's daily create/update limit: .host, .reset_at (next 00:00 UTC)
+        │   └── ZoomAccountDailyLimit
+        │                          the account's daily API limit: .reset_at (Retry-After, else 00:00 UTC)
         └── ZoomServerError        5xx
 
 Messages are one readable line naming the call and what Zoom said. They never carry tokens,
@@ -23,9 +25,15 @@ from urllib.parse import urlsplit
 
 import requests
 
-# Zoom answers the per-host create/update limit with a 429 whose message reads "You have exceeded
-# the daily rate limit of (100) for Create a meeting API requests ...".
-_DAILY_LIMIT_MARKER = "daily rate limit"
+# Two daily 429s that a retry today cannot help. The per-host create/update limit (100 a day per user)
+# names the user level: "You have exceeded the daily rate limit (100) of Meeting Create/Update API
+# requests permitted for this particular user. ...". The account-wide daily limit of an API category
+# reads "You have reached the maximum daily rate limit for this API. Refer to the response header ..."
+# and comes with `X-RateLimit-Type: Daily-limit` and `Retry-After` as an ISO 8601 time (Zoom's "Rate
+# limits" page for the texts; a rate-limit reference with captured headers for the header values).
+_HOST_DAILY_MARKERS = ("particular user", "user level")
+_DAILY_MARKER = "daily rate limit"
+_DAILY_LIMIT_TYPE = "daily-limit"
 _MAX_MESSAGE_CHARS = 300
 
 
@@ -131,6 +139,34 @@ class ZoomDailyLimitExceeded(ZoomRateLimited):
         )
 
 
+class ZoomAccountDailyLimit(ZoomRateLimited):
+    """The account's daily limit for this kind of API call is used up until `.reset_at`.
+
+    Rate limits are shared by every app of the account, so another integration may have used it up.
+    `.reset_at` is Zoom's `Retry-After` (seconds, an HTTP date or an ISO 8601 time), else 00:00 UTC.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: int | None,
+        message: str,
+        url: str,
+        *,
+        method: str = "",
+        retry_after: float | None,
+        reset_at: dt.datetime,
+    ) -> None:
+        self.reset_at = reset_at
+        super().__init__(status, code, message, url, method=method, retry_after=retry_after)
+
+    def _describe(self) -> str:
+        return (
+            f"{ZoomAPIError._describe(self)} (the account's daily API limit is used up; "
+            f"it resets at {self.reset_at:%Y-%m-%d %H:%M} UTC)"
+        )
+
+
 def error_for_response(
     response: requests.Response,
     *,
@@ -150,31 +186,71 @@ def error_for_response(
     if status == 404:
         return ZoomNotFound(status, code, message, url, method=method)
     if status == 429:
-        if _DAILY_LIMIT_MARKER in message.lower():
-            return ZoomDailyLimitExceeded(
-                status, code, message, url, method=method, host=host, reset_at=next_utc_midnight(now)
-            )
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
-        return ZoomRateLimited(status, code, message, url, method=method, retry_after=retry_after)
+        return _rate_limited(response, code, message, url, method=method, now=now, host=host)
     if status >= 500:
         return ZoomServerError(status, code, message, url, method=method)
     return ZoomAPIError(status, code, message, url, method=method)
 
 
+def _rate_limited(
+    response: requests.Response,
+    code: int | None,
+    message: str,
+    url: str,
+    *,
+    method: str,
+    now: dt.datetime,
+    host: str | None,
+) -> ZoomRateLimited:
+    """The 429's kind: the host's daily limit, the account's daily limit, or a short-lived limit."""
+    text = message.lower()
+    retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+    if _DAILY_MARKER in text and any(marker in text for marker in _HOST_DAILY_MARKERS):
+        return ZoomDailyLimitExceeded(
+            429, code, message, url, method=method, host=host, reset_at=next_utc_midnight(now)
+        )
+    limit_type = response.headers.get("X-RateLimit-Type", "").strip().lower()
+    if _DAILY_MARKER in text or limit_type == _DAILY_LIMIT_TYPE:
+        reset_at = (
+            now + dt.timedelta(seconds=retry_after) if retry_after is not None else next_utc_midnight(now)
+        )
+        return ZoomAccountDailyLimit(
+            429, code, message, url, method=method, retry_after=retry_after, reset_at=reset_at
+        )
+    return ZoomRateLimited(429, code, message, url, method=method, retry_after=retry_after)
+
+
 def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
-    """Seconds to wait from `Retry-After` (delta-seconds or an HTTP date); None if absent or unreadable."""
+    """Seconds to wait from `Retry-After`: delta-seconds, an HTTP date or (as Zoom sends with its daily
+    limit) an ISO 8601 time; None if absent or unreadable. A time in the past is 0."""
     if value is None or not value.strip():
         return None
     value = value.strip()
     if value.isdigit():
         return float(value)
+    moment = _http_date(value) or _iso_time(value)
+    if moment is None:
+        return None
+    return max(0.0, (moment - now).total_seconds())
+
+
+def _http_date(value: str) -> dt.datetime | None:
     try:
         moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
-    if moment.tzinfo is None:  # RFC 9110 dates are GMT; parsedate leaves "-0000" naive
-        moment = moment.replace(tzinfo=dt.UTC)
-    return max(0.0, (moment - now).total_seconds())
+    # RFC 9110 dates are GMT; parsedate leaves "-0000" naive.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _iso_time(value: str) -> dt.datetime | None:
+    if "T" not in value:
+        return None  # a bare date or a number is not a moment Zoom would send
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def next_utc_midnight(now: dt.datetime) -> dt.datetime:
