@@ -117,6 +117,15 @@ def test_rate_limits_beyond_the_retries_raise_rate_limited_with_the_wait(slack, 
     slack.assert_done()
 
 
+def test_a_429_without_retry_after_waits_one_second(slack, client, sleep):
+    slack.add("auth.test", status=429, body={"ok": False, "error": "ratelimited"})
+    slack.add(
+        "auth.test", body={"ok": True, "url": "u", "team": "t", "user": "b", "team_id": "T1", "user_id": "U1"}
+    )
+    client.auth_test()
+    assert sleep.calls == [1.0]
+
+
 def test_a_long_retry_after_is_not_slept_through(slack, client, sleep):
     slack.add(
         "chat.update", status=429, body={"ok": False, "error": "ratelimited"}, headers={"Retry-After": "120"}

@@ -205,6 +205,21 @@ def test_a_dropped_post_is_not_retried_and_posts_nothing(slack, channel, client)
     assert slack.count_calls("chat.postMessage") == 1
 
 
+@pytest.mark.parametrize(
+    ("kind", "fields"),
+    [("slow", {}), (404, {}), (429, {"times": 0}), (429, {"retry_after": 1.5}), (True, {})],
+)
+def test_faults_slack_cannot_produce_are_refused(slack, kind, fields):
+    with pytest.raises(ValueError):
+        slack.faults.add(kind, **fields)
+
+
+def test_a_fault_strikes_only_its_method_and_only_as_often_as_asked(slack, channel, client):
+    slack.faults.add(500, method="chat.update", times=2)
+    client.post_message(channel, "unaffected")
+    assert slack.faults.pending() == [{"kind": 500, "method": "chat.update", "times": 2, "retry_after": None}]
+
+
 def test_a_server_error_page_is_a_server_error(slack, client):
     slack.faults.add(503, method="auth.test")
     with pytest.raises(SlackAPIError) as caught:

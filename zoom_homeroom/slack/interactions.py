@@ -74,7 +74,7 @@ def parse_interaction(body: bytes) -> PollPick | Ignored:
     action = _one_action(payload)
     action_id = _string(action, "action_id", "actions[0].action_id", limit=255)
     if not action_id.startswith(POLL_ACTION_PREFIX + ":"):
-        return Ignored(f"action {action_id!r} is not the poll's")
+        return Ignored(f"action {_short(action_id)} is not the poll's")
     if action.get("type") != "static_select":
         raise SlackPayloadError(f"the poll action is a {_short(action.get('type'))}, not a static_select")
     poll_date, week, rank = _poll_action(action_id)
