@@ -21,6 +21,7 @@ LAYERS = {
     "settings": 1,
     "storage": 2,
     "zoom": 2,
+    "slack": 2,
     "sandbox": 2,
     "runtime": 3,
     "services": 4,
