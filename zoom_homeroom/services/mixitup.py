@@ -85,6 +85,7 @@ def form(
     students = runtime.storage.students()
     if not students:
         raise MixItUpError("there are no active students: import the roster first")
+    _require_an_upper_module(runtime.calendar, week)
     try:
         formation = form_groups(
             students,
@@ -106,6 +107,19 @@ def form(
         now=runtime.now(),
     )
     return formation, seed
+
+
+def _require_an_upper_module(calendar: Calendar, week: int) -> None:
+    """MixItUpError when the calendar has none of the upper modules every group needs a student of."""
+    upper = calendar.mix_it_up.upper_modules
+    if any(number in calendar.module_numbers for number in upper):
+        return
+    raise MixItUpError(
+        f"week {week}: every Mix It Up group needs an upper-module student, and none of the upper modules "
+        f"(mix_it_up.upper_modules: {', '.join(map(str, upper))}) is in the calendar's [[modules]] "
+        f"({', '.join(map(str, calendar.module_numbers))}): add an upper module to the calendar, "
+        "or list one of its modules in mix_it_up.upper_modules"
+    )
 
 
 def previous_pairs(runtime: Runtime, week: int) -> set[frozenset[int]]:
