@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from ..core.formation import quality_summary
 from ..core.meetings import room_name
 from ..core.models import HOMEROOM, Calendar, homeroom_key, mix_it_up_key
 from ..core.planning import plan_sessions
@@ -263,10 +264,7 @@ def _sync_all(runtime: Runtime, echo: Echo) -> None:
 def _form_mix_it_up(runtime: Runtime, echo: Echo) -> None:
     formation, seed = mixitup.form(runtime, 2, time_limit_seconds=5)
     q = formation.quality
-    echo(
-        f"  Mix It Up week 2: {q.groups} groups of {q.students} students; first choice {q.first_choice_share:.0%}, "
-        f"top 2 {q.top2_share:.0%}; single-module groups {q.groups_single_module}; solved in {q.solve_seconds:.2f} s"
-    )
+    echo(f"  Mix It Up week 2: {q.groups} groups of {q.students} students; {quality_summary(q.as_dict())}")
     result = mixitup.sync_week(runtime, 2)
     echo(f"  Mix It Up week 2 meeting: {'; '.join(result.actions)}  join {result.join_url}")
 

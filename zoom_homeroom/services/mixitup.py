@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from itertools import combinations
 from typing import Any
@@ -140,32 +139,6 @@ def ensure_formed(runtime: Runtime, week: int) -> str | None:
         return None
     formation, seed = form(runtime, week)
     return f"formed {len(formation.groups)} groups (seed {seed})"
-
-
-def quality_summary(quality: Mapping[str, Any]) -> str:
-    """One line from a stored or fresh quality report (`Quality.as_dict()`); missing figures show as "?"."""
-
-    def share(key: str) -> str:
-        value = quality.get(key)
-        return f"{value:.0%}" if isinstance(value, int | float) else "?"
-
-    def number(key: str) -> str:
-        return str(quality.get(key, "?"))
-
-    line = (
-        f"first choice {share('first_choice_share')}, top 2 {share('top2_share')} "
-        f"(of {number('answered')} who answered); single-module groups {number('groups_single_module')}, "
-        f"single-program groups {number('groups_single_program')}; isolated students "
-        f"{number('isolated_students')}; repeated pairs {number('repeated_pairs')}"
-    )
-    if "status" in quality:
-        gap = quality.get("gap")
-        line += f"; {str(quality['status']).lower()}"
-        if isinstance(gap, int | float):
-            line += f", gap {gap:.1%}"
-    if isinstance(quality.get("solve_seconds"), int | float):
-        line += f", {quality['solve_seconds']:.2f} s"
-    return line
 
 
 def formed_groups(storage: Storage, calendar: Calendar, week: int) -> StoredFormation:
