@@ -155,7 +155,8 @@ def cells(result: Run, *, solver: bool) -> list[str]:
         str(q.repeated_pairs),
     ]
     if solver:
-        row += [f"{q.gap:.3f}", q.status]
+        not_proved = [proof.rule for proof in q.proof if not proof.optimal]
+        row += ["-" if q.gap is None else f"{q.gap:.3f}", q.status, ", ".join(not_proved) or "-"]
     return row
 
 
@@ -185,6 +186,7 @@ SOLVER_HEADER = [
     "repeats",
     "gap",
     "status",
+    "not proved",
 ]
 GREEDY_HEADER = ["seconds", "1st", "top-2", "groups", "1-mod", "1-prog", "isolated", "repeats"]
 

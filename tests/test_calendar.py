@@ -46,7 +46,6 @@ def problems_of(doc) -> list[str]:
         (lambda d: d["sessions"].update(weeks=[1, 1]), "sessions.weeks: lists a number twice"),
         (lambda d: d["sessions"].pop("weeks"), "sessions.weeks: missing"),
         (lambda d: d["mix_it_up"].update(group_size=[6, 4]), "min 6 is larger than max 4"),
-        (lambda d: d["mix_it_up"].update(upper_modules=[9]), "module 9 is not in [[modules]]"),
         (lambda d: d["mix_it_up"].update(weeks=[7]), "week 7 is not in sessions.weeks"),
         (lambda d: d["mix_it_up"].update(start="12:00"), "mix_it_up.start: 12:00 must fall inside"),
         (lambda d: d["attendance"].update(present_fraction=1.5), "present_fraction: 1.5"),

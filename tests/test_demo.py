@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -109,9 +110,12 @@ def test_demo_summary_agrees_with_what_the_script_intended(fast_demo):
     assert printed == {where: tuple(counts) for where, counts in expected.items()}
 
 
-def test_demo_serves_the_dashboard_until_ctrl_c(tmp_path: Path):
+SPEED = 1200  # the 67 minutes from 12:54 to 14:01 in 3.35 s
+
+
+def start_demo(tmp_path: Path, *args: str) -> subprocess.Popen:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ZOOM_", "HOMEROOM_"))}
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -119,10 +123,9 @@ def test_demo_serves_the_dashboard_until_ctrl_c(tmp_path: Path):
             "demo",
             "--port",
             "0",
-            "--speed",
-            "100000",
             "--data-dir",
             str(tmp_path / "d"),
+            *args,
         ],
         cwd=tmp_path,
         env=env,
@@ -130,17 +133,28 @@ def test_demo_serves_the_dashboard_until_ctrl_c(tmp_path: Path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    lines: list[str] = []
+
+
+def read_until(process: subprocess.Popen, marker: str, lines: list[tuple[float, str]]) -> None:
+    """Read lines, each with the monotonic time it arrived, until one contains `marker` (or a minute
+    and a half passed, or the output ended)."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            return
+        lines.append((time.monotonic(), line))
+        if marker in line:
+            return
+
+
+def test_demo_plays_at_its_pace_never_quiet_then_serves_until_ctrl_c(tmp_path: Path):
+    started = time.monotonic()
+    process = start_demo(tmp_path, "--speed", str(SPEED))
+    lines: list[tuple[float, str]] = []
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "Serving until Ctrl-C" in line:
-                break
-        output = "".join(lines)
+        read_until(process, "Serving until Ctrl-C", lines)
+        output = "".join(line for _, line in lines)
         assert "Serving until Ctrl-C" in output, output
         service = re.search(r"Service:\s+(http://127\.0\.0\.1:\d+)", output).group(1)
         assert requests.get(f"{service}/healthz", timeout=5).json() == {"status": "ok"}
@@ -151,6 +165,17 @@ def test_demo_serves_the_dashboard_until_ctrl_c(tmp_path: Path):
     finally:
         if process.poll() is None:
             process.kill()
+
+    times = [started, *(when for when, _ in lines)]
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    slowest = max(zip(gaps, (line for _, line in lines), strict=False))
+    assert slowest[0] < 10, slowest  # something at least every 10 s
+    playing = next(when for when, line in lines if line.startswith("Playing Wednesday"))
+    after = next(when for when, line in lines if line.startswith("After the sessions"))
+    assert after - playing >= 67 * 60 / SPEED  # paced, not played at once
+    assert "1200x faster than real time (about 3 s; Ctrl-C stops)" in output
+    assert re.search(r"^  12:54  Mod 1, Mod 2, Mod 3 and Mod 4: the host started the meeting$", output, re.M)
+    assert re.search(r"^  13:05  Mod 1: rooms opened, \d+ of 28 students in their rooms$", output, re.M)
     assert process.returncode == 0, rest
     assert "stopping the demo" in rest
     assert "Traceback" not in output + rest
@@ -160,3 +185,38 @@ def test_demo_serves_the_dashboard_until_ctrl_c(tmp_path: Path):
     except requests.ConnectionError as error:
         refused = error
     assert refused is not None  # the service is gone
+
+
+def test_ctrl_c_while_playing_stops_the_demo_cleanly(tmp_path: Path):
+    process = start_demo(tmp_path, "--speed", str(SPEED))
+    lines: list[tuple[float, str]] = []
+    try:
+        read_until(process, "Playing week 1", lines)
+        time.sleep(0.5)  # into the play: webhooks in flight between the sandbox and the service
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = "".join(line for _, line in lines) + rest
+    assert process.returncode == 0, output
+    assert output.rstrip().endswith("stopping the demo")
+    assert "Traceback" not in output and "Dashboard:" not in output
+
+
+def test_the_stop_event_stops_the_demo_and_closes_the_service(tmp_path: Path):
+    stop = threading.Event()
+    lines: list[str] = []
+
+    def echo(line: str) -> None:
+        lines.append(line)
+        if line.startswith("\nPlaying week 1"):
+            stop.set()
+
+    played = run_demo(DemoOptions(data_dir=tmp_path / "d", port=0, speed=SPEED), echo, stop=stop)
+
+    assert played == []
+    assert lines[-1] == "\nstopping the demo"
+    service = re.search(r"Service:\s+(http://127\.0\.0\.1:\d+)", "\n".join(lines)).group(1)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{service}/healthz", timeout=2)

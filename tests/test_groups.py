@@ -41,6 +41,7 @@ QUALITY_KEYS = {
     "optimal",
     "gap",
     "status",
+    "proof",
 }
 
 
@@ -183,6 +184,10 @@ def test_quality_numbers_on_a_hand_checked_instance():
         "optimal": True,
         "gap": 0.0,
         "status": "OPTIMAL",
+        "proof": [
+            {"rule": rule, "optimal": True, "gap": 0.0}
+            for rule in ("topic choices", "mixing", "repeated pairs", "group sizes")
+        ],
     }
 
 

@@ -6,6 +6,7 @@ import signal
 
 import click
 
+from ..core.calendar import calendar_warnings
 from ..core.planning import calendar_notes
 from ..runtime import Runtime
 from ..services import jobs
@@ -35,8 +36,12 @@ def config_group() -> None:
 @click.option("--zoom", "contact_zoom", is_flag=True, help="Also contact Zoom: token, scopes, hosts.")
 @click.pass_context
 def config_check(ctx: click.Context, contact_zoom: bool) -> None:
-    """Validate .env and config/homeroom.toml; print every problem and exit non-zero if any."""
+    """Validate .env and config/homeroom.toml; print every problem and exit non-zero if any.
+
+    Warnings (what works but may not be meant) are printed too and do not fail the check.
+    """
     settings, calendar, problems = check_all()
+    warnings = calendar_warnings(calendar) if calendar is not None else []
     if calendar is not None:
         for note in calendar_notes(calendar):
             click.echo(f"note: {note}")
@@ -44,12 +49,19 @@ def config_check(ctx: click.Context, contact_zoom: bool) -> None:
         problems.extend(check_zoom(settings, calendar))
     elif contact_zoom:
         problems.append("--zoom: skipped, the Zoom credentials are incomplete")
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     for problem in problems:
         click.echo(f"problem: {problem}", err=True)
     if problems:
         ctx.exit(1)
     modules = len(calendar.modules) if calendar else 0
-    click.echo(f"ok: {settings.config_path} ({modules} modules) and the environment are valid")
+    noted = f" ({_count(warnings, 'warning')} above)" if warnings else ""
+    click.echo(f"ok: {settings.config_path} ({modules} modules) and the environment are valid{noted}")
+
+
+def _count(items: list[str], noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
 @cli.command("serve")

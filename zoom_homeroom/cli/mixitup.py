@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..core.formation import quality_summary
 from ..runtime import Runtime
 from ..services import mixitup as service
 from ..services.exports import table_text
@@ -67,8 +68,7 @@ def form(runtime: Runtime, week: int, seed: int | None, time_limit: float, as_js
         click.echo(f"{group['number']:3d} · {group['topic']}: {', '.join(group['members'])}")
     q = formation.quality
     click.echo(
-        f"quality: {q.students} students in {q.groups} groups; {service.quality_summary(q.as_dict())} "
-        f"(seed {used_seed})"
+        f"quality: {q.students} students in {q.groups} groups (seed {used_seed}); {quality_summary(quality)}"
     )
 
 

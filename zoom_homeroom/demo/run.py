@@ -2,8 +2,9 @@
 
 It starts the sandbox and the service, loads a sample cohort (four modules, two programs) and a Mix It
 Up poll, syncs the meetings, forms week 2's Mix It Up groups, plays week 1 and then a whole week-2
-Wednesday through signed webhooks on a faster clock, computes attendance, runs the backfill, and serves
-the dashboard until Ctrl-C. `fast=True` plays with no waiting and returns.
+Wednesday through signed webhooks on a faster clock, telling what happens as it plays (`narrator`),
+computes attendance, runs the backfill, and serves the dashboard until Ctrl-C (or the stop event).
+`fast=True` plays with no waiting and returns.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from ..core.formation import quality_summary
 from ..core.meetings import room_name
 from ..core.models import HOMEROOM, Calendar, homeroom_key, mix_it_up_key
 from ..core.planning import plan_sessions
@@ -31,6 +33,8 @@ from ..services.users import hash_password
 from ..settings import Settings, load_calendar, sandbox_settings
 from ..web.app import create_app
 from .cohort import poll_csv, roster_csv, sample_students
+from .narrator import Narrator
+from .play import DemoClock, Pacer, Stopped, play
 from .wednesday import Action, MeetingPlan, script_day
 
 TIMEZONE = "America/Denver"
@@ -52,32 +56,11 @@ Echo = Callable[[str], None]
 
 @dataclass(frozen=True)
 class PlayedDay:
-    """One day the demo played: the meetings' plans and the script's actions."""
+    """One day the demo played: the meetings' plans, the script's actions, what to call each meeting."""
 
     plans: list[MeetingPlan]
     actions: list[Action]
-
-
-class DemoClock:
-    """The demo's clock: set forward by the script; without `fast`, real time passes `speed` times slower."""
-
-    def __init__(self, start: dt.datetime, *, fast: bool, speed: float, stop: threading.Event):
-        self.now = start
-        self.fast = fast
-        self.speed = speed
-        self.stop = stop
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance_to(self, moment: dt.datetime, *, wait: bool = True) -> None:
-        if moment <= self.now:
-            return
-        if wait and not self.fast:
-            seconds = (moment - self.now).total_seconds() / self.speed
-            if self.stop.wait(seconds):
-                raise KeyboardInterrupt
-        self.now = moment
+    labels: dict[str, str]  # plan key -> "Mod 1", "Mix It Up"
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -124,9 +107,12 @@ late_after_minutes = 10
 {modules}"""
 
 
-def run_demo(options: DemoOptions, echo: Echo) -> list[PlayedDay]:
-    """Run the whole demo; returns after `fast`, else serves until Ctrl-C. Returns the days it played."""
-    stop = threading.Event()
+def run_demo(options: DemoOptions, echo: Echo, *, stop: threading.Event | None = None) -> list[PlayedDay]:
+    """Run the whole demo; returns after `fast`, else serves until Ctrl-C or `stop` is set.
+
+    Returns the days it played (fewer when stopped while playing).
+    """
+    stop = stop or threading.Event()
     data = _fresh_data_dir(options.data_dir)
     week1_monday = _this_monday()
     calendar_path = data / "homeroom.toml"
@@ -134,9 +120,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> list[PlayedDay]:
     write_prompts(data)
     calendar = load_calendar(calendar_path)
     tz = calendar.timezone
-    clock = DemoClock(
-        _local(week1_monday + dt.timedelta(days=1), 12, tz), fast=options.fast, speed=options.speed, stop=stop
-    )
+    clock = DemoClock(_local(week1_monday + dt.timedelta(days=1), 12, tz))
 
     hosts = sorted({m.host for m in calendar.modules} | {calendar.mix_it_up.host})
     sandbox = ZoomSandbox(users=hosts, clock=clock, report_delay=REPORT_DELAY, seed=SEED).start(
@@ -157,23 +141,22 @@ def run_demo(options: DemoOptions, echo: Echo) -> list[PlayedDay]:
         )
         _load_cohort(runtime, data, echo)
         _sync_all(runtime, echo)
-        week1 = _day(calendar, 1)
-        echo(f"\nPlaying week 1 ({week1:%A %Y-%m-%d}) in a blink ...")
-        played.append(_play(sandbox, Participant, _plans(runtime, 1), None, clock, wait=False, seed=SEED))
-        clock.advance_to(_local(week1 + dt.timedelta(days=6), 12, tz), wait=False)
+        week1 = _script(runtime, 1, seed=SEED)
+        echo(f"\nPlaying week 1 ({_day(calendar, 1):%A %Y-%m-%d}) in a blink ...")
+        _play(runtime, sandbox, week1, Pacer(clock, stop, speed=None), echo, detail=False)
+        played.append(week1)
+        clock.advance_to(_local(_day(calendar, 1) + dt.timedelta(days=6), 12, tz))
         echo(
             "\nThe day before week 2: sync again (the agenda moves to week 2's prompt), form Mix It Up groups"
         )
         _sync_all(runtime, echo)
         _form_mix_it_up(runtime, echo)
-        week2 = _day(calendar, 2)
-        speed = "with no waiting" if options.fast else f"{options.speed:g}x faster than real time"
-        echo(f"\nPlaying Wednesday {week2:%Y-%m-%d}, 12:55-14:05 {tz.key}, {speed} ...")
-        plans = _plans(runtime, 2)
-        played.append(
-            _play(sandbox, Participant, plans, _mix_plan(runtime, 2), clock, wait=True, seed=SEED + 2)
-        )
-        clock.advance_to(_local(week2, 15, tz), wait=False)
+        week2 = _script(runtime, 2, seed=SEED + 2, mix_it_up=True)
+        speed = None if options.fast else options.speed
+        echo(f"\n{_play_header(calendar, week2, speed)} ...")
+        _play(runtime, sandbox, week2, Pacer(clock, stop, speed=speed), echo, detail=True)
+        played.append(week2)
+        clock.advance_to(_local(_day(calendar, 2), 15, tz))
         _finish(runtime, echo)
         _summary(runtime, echo)
         _create_demo_user(runtime)
@@ -183,7 +166,8 @@ def run_demo(options: DemoOptions, echo: Echo) -> list[PlayedDay]:
         echo("Serving until Ctrl-C ...")
         while not stop.wait(3600):
             pass
-    except KeyboardInterrupt:
+        raise Stopped  # set from outside (a test), as Ctrl-C would
+    except (KeyboardInterrupt, Stopped):
         stop.set()
         echo("\nstopping the demo")
     finally:
@@ -263,21 +247,21 @@ def _sync_all(runtime: Runtime, echo: Echo) -> None:
 def _form_mix_it_up(runtime: Runtime, echo: Echo) -> None:
     formation, seed = mixitup.form(runtime, 2, time_limit_seconds=5)
     q = formation.quality
-    echo(
-        f"  Mix It Up week 2: {q.groups} groups of {q.students} students; first choice {q.first_choice_share:.0%}, "
-        f"top 2 {q.top2_share:.0%}; single-module groups {q.groups_single_module}; solved in {q.solve_seconds:.2f} s"
-    )
+    echo(f"  Mix It Up week 2: {q.groups} groups of {q.students} students; {quality_summary(q.as_dict())}")
     result = mixitup.sync_week(runtime, 2)
     echo(f"  Mix It Up week 2 meeting: {'; '.join(result.actions)}  join {result.join_url}")
 
 
-def _plans(runtime: Runtime, week: int) -> list[MeetingPlan]:
-    plans = []
+def _plans(runtime: Runtime, week: int) -> dict[str, MeetingPlan]:
+    """Each module's meeting plan, by its label ("Mod 1")."""
+    plans = {}
     for module in runtime.calendar.module_numbers:
         session = runtime.storage.session(homeroom_key(module, _day(runtime.calendar, week)))
         students = runtime.storage.students(module=module)
         rooms = {s.id: f"Breakout Room {s.group}" for s in students}
-        plans.append(MeetingPlan(session.zoom_meeting_id, session.start, session.end, rooms, students))
+        plans[f"Mod {module}"] = MeetingPlan(
+            session.zoom_meeting_id, session.start, session.end, rooms, students
+        )
     return plans
 
 
@@ -291,18 +275,45 @@ def _mix_plan(runtime: Runtime, week: int) -> MeetingPlan:
     )
 
 
-def _play(
-    sandbox, participant_class, homerooms, mix, clock: DemoClock, *, wait: bool, seed: int
-) -> PlayedDay:
+def _script(runtime: Runtime, week: int, *, seed: int, mix_it_up: bool = False) -> PlayedDay:
+    """The week's meetings and what happens in them; the first student of Mod 1 sits in the wrong room."""
+    plans = _plans(runtime, week)
+    homerooms = list(plans.values())
+    if mix_it_up:
+        plans["Mix It Up"] = _mix_plan(runtime, week)
     wrong_room = homerooms[0].students[0].id if homerooms and homerooms[0].students else None
-    actions = script_day(homerooms, mix, seed=seed, wrong_room_student=wrong_room)
-    for action in actions:
-        clock.advance_to(action.at, wait=wait)
-        _perform(sandbox, participant_class, action)
-    return PlayedDay([*homerooms, *([mix] if mix else [])], actions)
+    actions = script_day(homerooms, plans.get("Mix It Up"), seed=seed, wrong_room_student=wrong_room)
+    return PlayedDay(list(plans.values()), actions, {plan.key: label for label, plan in plans.items()})
 
 
-def _perform(sandbox, participant_class, action: Action) -> None:
+def _play_header(calendar: Calendar, day: PlayedDay, speed: float | None) -> str:
+    first, last = (action.at.astimezone(calendar.timezone) for action in (day.actions[0], day.actions[-1]))
+    if speed is None:
+        pace = "with no waiting"
+    else:
+        seconds = (last - first).total_seconds() / speed
+        pace = f"{speed:g}x faster than real time (about {seconds:.0f} s; Ctrl-C stops)"
+    return f"Playing Wednesday {first:%Y-%m-%d}, {first:%H:%M}-{last:%H:%M} {calendar.timezone.key}, {pace}"
+
+
+def _play(
+    runtime: Runtime, sandbox: ZoomSandbox, day: PlayedDay, pacer: Pacer, echo: Echo, *, detail: bool
+) -> None:
+    """Perform the day's actions on the sandbox at the pacer's pace, narrated (`detail`) or only ticked."""
+    calendar = runtime.calendar
+    narrator = Narrator(
+        echo,
+        day.plans,
+        day.labels,
+        timezone=calendar.timezone,
+        late_after=dt.timedelta(minutes=calendar.attendance.late_after_minutes),
+        detail=detail,
+    )
+    play(day.actions, pacer, narrator, lambda action: _perform(sandbox, action))
+    narrator.finish()
+
+
+def _perform(sandbox: ZoomSandbox, action: Action) -> None:
     meeting = action.meeting
     host = {
         "start": sandbox.start_instance,
@@ -314,7 +325,7 @@ def _perform(sandbox, participant_class, action: Action) -> None:
         host[action.kind](meeting, action.at)
         return
     who = action.person
-    person = participant_class(who.name, who.email, web_client=who.web_client)
+    person = Participant(who.name, who.email, web_client=who.web_client)
     if action.kind == "join":
         sandbox.join(meeting, person, action.at, duplicate=action.duplicate)
     elif action.kind == "leave":

@@ -305,7 +305,7 @@ def intended_attendance(
     the host opens the rooms or as they join while the rooms are open: the app, signed in with their
     pre-assigned email) until they leave it, leave Zoom, or the host closes the rooms or ends the meeting.
     """
-    replay = _Replay(plans)
+    replay = Replay(plans)
     for action in sorted(actions):
         replay.apply(action)
     fraction = Fraction(str(present_fraction))
@@ -323,10 +323,11 @@ def intended_attendance(
     }
 
 
-class _Replay:
+class Replay:
     """The actions replayed on a plain model of a meeting: who is connected, and who sits in which room."""
 
     def __init__(self, plans: Sequence[MeetingPlan]):
+        self.plans = {plan.key: plan for plan in plans}
         self.emails = {plan.key: {s.email: plan.rooms[s.id] for s in plan.students} for plan in plans}
         self.presence: dict[tuple[str, int], list[Span]] = defaultdict(list)
         self.rooms: dict[tuple[str, int], dict[str, list[Span]]] = defaultdict(lambda: defaultdict(list))
@@ -353,6 +354,26 @@ class _Replay:
             self._leave_room(meeting, person, at)
             student, since = self.connected.pop((meeting, person))
             self.presence[(meeting, student)].append((since, at))
+
+    def in_zoom(self, meeting: str) -> int:
+        """Students connected to the meeting now."""
+        return sum(1 for where, _ in self.connected if where == meeting)
+
+    def in_their_rooms(self, meeting: str) -> int:
+        """Students sitting in the breakout room they are assigned to now."""
+        rooms = self.plans[meeting].rooms
+        return sum(
+            1
+            for (where, person), (room, _) in self.in_room.items()
+            if where == meeting and rooms.get(self.connected[(where, person)][0]) == room
+        )
+
+    def room_of(self, meeting: str, person: Person) -> str:
+        """The breakout room `person` sits in now, "" in the main meeting or when not connected."""
+        return self.in_room.get((meeting, person), ("", None))[0]
+
+    def is_connected(self, meeting: str, person: Person) -> bool:
+        return (meeting, person) in self.connected
 
     def _host(self, action: Action) -> None:
         meeting, at = action.meeting, action.at

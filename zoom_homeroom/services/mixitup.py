@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from itertools import combinations
 from typing import Any
@@ -85,6 +84,7 @@ def form(
     students = runtime.storage.students()
     if not students:
         raise MixItUpError("there are no active students: import the roster first")
+    _require_an_upper_module(runtime.calendar, week)
     try:
         formation = form_groups(
             students,
@@ -108,6 +108,19 @@ def form(
     return formation, seed
 
 
+def _require_an_upper_module(calendar: Calendar, week: int) -> None:
+    """MixItUpError when the calendar has none of the upper modules every group needs a student of."""
+    upper = calendar.mix_it_up.upper_modules
+    if any(number in calendar.module_numbers for number in upper):
+        return
+    raise MixItUpError(
+        f"week {week}: every Mix It Up group needs an upper-module student, and none of the upper modules "
+        f"(mix_it_up.upper_modules: {', '.join(map(str, upper))}) is in the calendar's [[modules]] "
+        f"({', '.join(map(str, calendar.module_numbers))}): add an upper module to the calendar, "
+        "or list one of its modules in mix_it_up.upper_modules"
+    )
+
+
 def previous_pairs(runtime: Runtime, week: int) -> set[frozenset[int]]:
     """Pairs who already met in this cycle's earlier Mix It Up weeks (week 2's groups, for week 4)."""
     pairs: set[frozenset[int]] = set()
@@ -126,32 +139,6 @@ def ensure_formed(runtime: Runtime, week: int) -> str | None:
         return None
     formation, seed = form(runtime, week)
     return f"formed {len(formation.groups)} groups (seed {seed})"
-
-
-def quality_summary(quality: Mapping[str, Any]) -> str:
-    """One line from a stored or fresh quality report (`Quality.as_dict()`); missing figures show as "?"."""
-
-    def share(key: str) -> str:
-        value = quality.get(key)
-        return f"{value:.0%}" if isinstance(value, int | float) else "?"
-
-    def number(key: str) -> str:
-        return str(quality.get(key, "?"))
-
-    line = (
-        f"first choice {share('first_choice_share')}, top 2 {share('top2_share')} "
-        f"(of {number('answered')} who answered); single-module groups {number('groups_single_module')}, "
-        f"single-program groups {number('groups_single_program')}; isolated students "
-        f"{number('isolated_students')}; repeated pairs {number('repeated_pairs')}"
-    )
-    if "status" in quality:
-        gap = quality.get("gap")
-        line += f"; {str(quality['status']).lower()}"
-        if isinstance(gap, int | float):
-            line += f", gap {gap:.1%}"
-    if isinstance(quality.get("solve_seconds"), int | float):
-        line += f", {quality['solve_seconds']:.2f} s"
-    return line
 
 
 def formed_groups(storage: Storage, calendar: Calendar, week: int) -> StoredFormation:

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, render_template
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
+from ..core.formation import quality_summary
 from ..core.models import mix_it_up_key
 from ..services import mixitup
 from .auth import error_page
@@ -30,7 +31,7 @@ def index() -> ResponseReturnValue:
                 "week": week,
                 "date": day,
                 "formation": formation,
-                "quality": mixitup.quality_summary(formation.quality) if formation else None,
+                "quality": quality_summary(formation.quality) if formation else None,
                 "answers": len(storage.poll_answers(day)),
                 "join_url": meeting.join_url if meeting else None,
             }
@@ -43,7 +44,7 @@ def week_page(week: int) -> ResponseReturnValue:
     """The week's groups, ready to share."""
     shared = _shared(week)
     groups = [(group, shared.members_of(group)) for group in shared.formation.groups]
-    quality = mixitup.quality_summary(shared.formation.quality)
+    quality = quality_summary(shared.formation.quality)
     return render_template("mix_it_up/week.html", shared=shared, groups=groups, quality=quality)
 
 

@@ -40,7 +40,8 @@ from collections.abc import Collection, Mapping, Sequence
 from ..models import FormedGroup, Student
 from .composition import compose
 from .greedy import greedy, greedy_baseline, plan_of
-from .problem import OPEN_TOPIC, Formation, FormationError, Quality, formation_of, prepare
+from .problem import OPEN_TOPIC, Formation, FormationError, Proof, Quality, formation_of, prepare
+from .report import quality_summary
 from .seating import seat
 from .solver import Runner
 from .topics import plan_topics
@@ -50,9 +51,11 @@ __all__ = [
     "Formation",
     "FormationError",
     "FormedGroup",
+    "Proof",
     "Quality",
     "form_groups",
     "greedy_baseline",
+    "quality_summary",
 ]
 
 
@@ -71,8 +74,8 @@ def form_groups(
     `preferences` maps a student id to topics, best first (absent: did not answer); answers of
     students not in `students` are ignored. The same input and seed give the same groups.
     `time_limit_seconds` bounds the solver (building the models comes on top: well under a second
-    at 1,000 students); the best groups found are returned, and `quality.optimal` and `quality.gap`
-    say what was proved. Raises FormationError when no grouping exists, saying what would fix it.
+    at 1,000 students); the best groups found are returned, and `quality.proof` says what was
+    proved of each rule. Raises FormationError when no grouping exists, saying what would fix it.
     """
     if not time_limit_seconds > 0:
         raise FormationError(f"the time limit must be a positive number of seconds, not {time_limit_seconds}")
@@ -90,7 +93,6 @@ def form_groups(
         problem,
         ((composition.topics[j], members[j]) for j in range(len(composition.topics))),
         solve_seconds=runner.wall,
-        optimal=runner.optimal,
-        gap=runner.gap,
+        proof=runner.proof,
         status=runner.status,
     )

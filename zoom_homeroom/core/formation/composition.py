@@ -11,7 +11,7 @@ from itertools import pairwise
 
 from ortools.sat.python import cp_model
 
-from .problem import Expr, Kind, Problem, flags_of
+from .problem import MIXING, Expr, Kind, Problem, flags_of
 from .solver import Runner
 from .topics import TopicPlan, TopicVars
 
@@ -213,11 +213,11 @@ def compose(problem: Problem, plan: TopicPlan, runner: Runner) -> Composition:
     for t, groups in sizes.items():
         stage = _CompositionModel(problem, plan, composition, only=t)
         share = COMPOSITION_SHARE / 2 * groups / sum(sizes.values())
-        solver = runner.solve(stage.model, share, "composition", warm_up=True)
+        solver = runner.solve(stage.model, share, "composition", MIXING, warm_up=True)
         if solver is not None:
             composition = stage.read(solver)
     stage = _CompositionModel(problem, plan, composition)
-    solver = runner.solve(stage.model, COMPOSITION_SHARE, "composition")
+    solver = runner.solve(stage.model, COMPOSITION_SHARE, "composition", MIXING)
     return stage.read(solver) if solver is not None else composition
 
 

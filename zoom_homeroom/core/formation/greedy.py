@@ -107,10 +107,10 @@ def greedy_baseline(
 
     Balanced group sizes, groups per topic in proportion to first choices, one upper-module student
     placed in each group first, then each student (in a seeded order) in their best topic with room.
-    It ignores mixing and past pairs and proves nothing: status "GREEDY", gap 1.0, solve_seconds 0.
+    It ignores mixing and past pairs and proves nothing: status "GREEDY", no proof, solve_seconds 0.
     `time_limit_seconds` is accepted for a common signature and unused. Raises FormationError like
     `form_groups`.
     """
     problem = prepare(students, preferences, group_size, upper_modules, previous_pairs)
     groups = greedy(problem, random.Random(seed))
-    return formation_of(problem, groups, solve_seconds=0.0, optimal=False, gap=1.0, status="GREEDY")
+    return formation_of(problem, groups, solve_seconds=0.0, proof=(), status="GREEDY")

@@ -26,6 +26,29 @@ class FormationError(HomeroomError, ValueError):
     """The input cannot be formed into groups; the message says why and what would fix it."""
 
 
+# The rules the solver proves or not, in priority order (group sizes only break ties).
+TOPIC_CHOICES, MIXING, REPEATED_PAIRS, GROUP_SIZES = (
+    "topic choices",
+    "mixing",
+    "repeated pairs",
+    "group sizes",
+)
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What the solver proved about one rule: its optimum, or how far from it the groups may be."""
+
+    rule: str  # TOPIC_CHOICES, MIXING, REPEATED_PAIRS or GROUP_SIZES
+    optimal: bool  # every solve of the rule proved its optimum (given the rules before it)
+    # At most this fraction from the best possible (0 when optimal); None when the solver stopped
+    # on its time limit without a bound that says anything (a bound of 0, or no solution of its own).
+    gap: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "optimal": self.optimal, "gap": self.gap}
+
+
 @dataclass(frozen=True)
 class Quality:
     """How good a formation is; every field but `solve_seconds` is deterministic."""
@@ -41,8 +64,9 @@ class Quality:
     repeated_pairs: int
     solve_seconds: float
     optimal: bool
-    gap: float  # relative gap between a solution and its proved bound; 0 when optimal
-    status: str
+    gap: float | None  # the largest of `proof`'s gaps; None when one of them is None
+    status: str  # "OPTIMAL", "FEASIBLE" (some rule not proved) or "GREEDY" (no solver)
+    proof: tuple[Proof, ...]  # per rule, in priority order; empty for the greedy
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
@@ -60,6 +84,7 @@ class Quality:
             "optimal": self.optimal,
             "gap": self.gap,
             "status": self.status,
+            "proof": [proof.as_dict() for proof in self.proof],
         }
 
 
@@ -253,8 +278,7 @@ def formation_of(
     groups: Iterable[tuple[str, Sequence[int]]],
     *,
     solve_seconds: float,
-    optimal: bool,
-    gap: float,
+    proof: tuple[Proof, ...],
     status: str,
 ) -> Formation:
     """The groups (topic, members), numbered in topic order, with their quality."""
@@ -262,15 +286,21 @@ def formation_of(
     formed = tuple(
         FormedGroup(number=i, topic=topic, members=members) for i, (topic, members) in enumerate(ordered, 1)
     )
-    return Formation(formed, _quality(problem, formed, solve_seconds, optimal, gap, status))
+    return Formation(formed, _quality(problem, formed, solve_seconds, proof, status))
+
+
+def _largest_gap(proof: Sequence[Proof], status: str) -> float | None:
+    gaps = [p.gap for p in proof]
+    if status == "GREEDY" or None in gaps:
+        return None
+    return round(max(gaps, default=0.0), 6)  # type: ignore[type-var]
 
 
 def _quality(
     problem: Problem,
     groups: Sequence[FormedGroup],
     solve_seconds: float,
-    optimal: bool,
-    gap: float,
+    proof: tuple[Proof, ...],
     status: str,
 ) -> Quality:
     topic_of = {s: g.topic for g in groups for s in g.members}
@@ -296,7 +326,8 @@ def _quality(
         isolated_students=sum(f["isolated"] for f in flags),
         repeated_pairs=repeated,
         solve_seconds=round(solve_seconds, 3),
-        optimal=optimal,
-        gap=round(gap, 6),
+        optimal=status == "OPTIMAL",
+        gap=_largest_gap(proof, status),
         status=status,
+        proof=proof,
     )

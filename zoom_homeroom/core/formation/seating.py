@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from ortools.sat.python import cp_model
 
 from .composition import Composition, Weights, add_group
-from .problem import EXPECTED_REPEAT_SCALE, Kind, Problem, flags_of, pairs_among
+from .problem import EXPECTED_REPEAT_SCALE, REPEATED_PAIRS, Kind, Problem, flags_of, pairs_among
 from .solver import Runner
 
 # Share of the remaining solver budget (see solver.Runner).
@@ -138,7 +138,7 @@ def _assign_topics(
             model.add_hint(both, default[a][0] == default[b][0] == t)
             costs.append(EXPECTED_REPEAT_SCALE // len(composition.groups_of(t)) * both)
     model.minimize(sum(costs))
-    solver = runner.solve(model, TOPIC_ASSIGNMENT_SHARE, "topic assignment")
+    solver = runner.solve(model, TOPIC_ASSIGNMENT_SHARE, "topic assignment", REPEATED_PAIRS)
     if solver is None:
         return {s: t for s, (t, _) in default.items()}
     return {s: t for (s, (t, _)), var in y.items() if solver.value(var)}
@@ -187,14 +187,14 @@ def _seat_topic(
     # Only students with a partner who could meet them again need a variable in the seats model.
     involved = sorted({s for pair in pairs for s in pair}, key=students.index)
     model, b = _seating_model(problem, composition, groups, involved, pairs, seated, free=False)
-    solver = runner.solve(model, share / 2 if free else share, "seats")
+    solver = runner.solve(model, share / 2 if free else share, "seats", REPEATED_PAIRS)
     if solver is not None:
         placed = {s: j for (s, j), var in b.items() if solver.value(var)}
         seated = _fill_topic(problem, composition, groups, students, placed)
     if free:
         model, b = _seating_model(problem, composition, groups, students, pairs, seated, free=True)
         # The first solve took about half of this topic's share; this one takes the other half.
-        solver = runner.solve(model, share / (2 - share), "free seats")
+        solver = runner.solve(model, share / (2 - share), "free seats", REPEATED_PAIRS)
         if solver is not None:
             seated = {s: j for (s, j), var in b.items() if solver.value(var)}
     return seated

@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
+
+from .problem import Proof
 
 # Deterministic-time units per second of `time_limit_seconds`. A unit is meant to be about a second
 # of work; on these models one costs 1 to 2 seconds of wall time on an idle machine (measured with
 # bench/mixitup.py), and more on a busy one, so a low rate keeps the deterministic budget, not the
 # wall clock, the limit that stops the solver.
 DTIME_PER_SECOND = 0.3
+
+
+@dataclass
+class _RuleSums:
+    """The solves of one rule so far: whether each proved its optimum, their summed values and bounds."""
+
+    optimal: bool = True
+    found: bool = True  # every solve found a solution of its own (else it kept its warm start)
+    value: float = 0.0
+    bound: float = 0.0
+
+    def add(self, solver: cp_model.CpSolver | None, optimal: bool) -> None:
+        self.optimal = self.optimal and optimal
+        if solver is None:
+            self.found = False
+            return
+        self.value += solver.objective_value
+        self.bound += solver.best_objective_bound
+
+    def proof(self, rule: str) -> Proof:
+        if self.optimal:
+            return Proof(rule, True, 0.0)
+        # For a minimum the best possible lies in [bound, value], for a maximum in [value, bound], so
+        # |value - bound| / |bound| bounds the distance from it. A bound of 0 bounds nothing, and a
+        # gap of 100% or more says no more than "not proved".
+        if not self.found or self.bound == 0:
+            return Proof(rule, False, None)
+        gap = abs(self.value - self.bound) / abs(self.bound)
+        return Proof(rule, False, round(gap, 6) if gap < 1 else None)
 
 
 @dataclass
@@ -22,20 +52,19 @@ class Runner:
     seed: int
     dtime: float = field(init=False)
     wall: float = 0.0
-    optimal: bool = True
-    # Per stage: the summed distance between each solution and its proved bound, and the summed values.
-    unproved: dict[str, list[float]] = field(default_factory=dict)
+    rules: dict[str, _RuleSums] = field(default_factory=dict)  # in the order of their first solve
 
     def __post_init__(self) -> None:
         self.dtime = self.seconds * DTIME_PER_SECOND
 
     def solve(
-        self, model: cp_model.CpModel, share: float, stage: str, *, warm_up: bool = False
+        self, model: cp_model.CpModel, share: float, stage: str, rule: str, *, warm_up: bool = False
     ) -> cp_model.CpSolver | None:
         """Solve with a share of the remaining budget; the solver, or None when it found no solution.
 
-        A `warm_up` solve only prepares the start of a later solve of the same stage: what it proves
-        or not does not count towards `optimal` and `gap`.
+        `stage` tunes the solver; `rule` is what the solve decides (TOPIC_CHOICES, ...). A `warm_up`
+        solve only prepares the start of a later solve of the same stage: what it proves or not does
+        not count towards the proof.
         """
         solver = cp_model.CpSolver()
         params = solver.parameters
@@ -57,24 +86,20 @@ class Runner:
         status = solver.solve(model)
         self.wall += solver.wall_time
         self.dtime = max(self.dtime - solver.deterministic_time, 0.0)
-        found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-        if warm_up:
-            return solver if found else None
-        self.optimal = self.optimal and status == cp_model.OPTIMAL
-        sums = self.unproved.setdefault(stage, [0.0, 0.0])
-        if found:
-            sums[0] += abs(solver.objective_value - solver.best_objective_bound)
-            sums[1] += abs(solver.objective_value)
-        else:
-            sums[0] = sums[1] = math.inf  # the stage kept its warm start: nothing proved
-        return solver if found else None
+        found = solver if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
+        if not warm_up:
+            # A solution equal to its bound is optimal, whichever limit stopped the search.
+            optimal = status == cp_model.OPTIMAL or (
+                found is not None and solver.objective_value == solver.best_objective_bound
+            )
+            self.rules.setdefault(rule, _RuleSums()).add(found, optimal)
+        return found
 
     @property
-    def gap(self) -> float:
-        """The largest relative gap of a stage between its solutions and their proved bounds."""
-        gaps = [1.0 if math.isinf(d) else d / max(1.0, v) for d, v in self.unproved.values()]
-        return max(gaps, default=0.0)
+    def proof(self) -> tuple[Proof, ...]:
+        """What the solves proved of each rule, in priority order."""
+        return tuple(sums.proof(rule) for rule, sums in self.rules.items())
 
     @property
     def status(self) -> str:
-        return "OPTIMAL" if self.optimal else "FEASIBLE"
+        return "OPTIMAL" if all(sums.optimal for sums in self.rules.values()) else "FEASIBLE"

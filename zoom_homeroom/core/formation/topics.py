@@ -11,7 +11,17 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from .problem import EXPECTED_REPEAT_SCALE, Expr, Kind, Problem, pairs_among
+from .problem import (
+    EXPECTED_REPEAT_SCALE,
+    GROUP_SIZES,
+    MIXING,
+    REPEATED_PAIRS,
+    TOPIC_CHOICES,
+    Expr,
+    Kind,
+    Problem,
+    pairs_among,
+)
 from .solver import Runner
 
 # Shares of the remaining budget for each solve; the last solve of a formation takes what is left.
@@ -97,7 +107,7 @@ class _TopicModel:
         self.rank_terms = self.tv.rank_terms(problem)
 
     def step(
-        self, objective: Expr, maximise: bool, share: float, stage: str, best: TopicPlan
+        self, objective: Expr, maximise: bool, share: float, stage: str, rule: str, best: TopicPlan
     ) -> TopicPlan | None:
         """Optimise `objective` from `best`, then keep the value reached for the steps that follow.
 
@@ -112,7 +122,7 @@ class _TopicModel:
             model.maximize(objective)
         else:
             model.minimize(objective)
-        solver = self.runner.solve(model, share, stage)
+        solver = self.runner.solve(model, share, stage, rule)
         if solver is None:
             return None
         value = round(solver.objective_value)
@@ -135,13 +145,13 @@ def plan_topics(problem: Problem, runner: Runner, hint: TopicPlan) -> TopicPlan:
     stage = _TopicModel(problem, runner)
     best: TopicPlan | None = hint
     for terms in stage.rank_terms:
-        plan = stage.step(sum(terms), True, RANK_SHARE, "topics", best)
+        plan = stage.step(sum(terms), True, RANK_SHARE, "topics", TOPIC_CHOICES, best)
         if plan is None:
             return best
         best = plan
     # Built only now: their extra constraints would slow down the solves above.
-    for objective in _group_count_objectives(stage.model, problem, stage.g, stage.by_kind):
-        plan = stage.step(objective, False, GROUP_COUNT_SHARE, "group counts", best)
+    for rule, objective in _group_count_objectives(stage.model, problem, stage.g, stage.by_kind):
+        plan = stage.step(objective, False, GROUP_COUNT_SHARE, "group counts", rule, best)
         if plan is None:
             return best
         best = plan
@@ -153,8 +163,8 @@ def _group_count_objectives(
     problem: Problem,
     g: Mapping[str, cp_model.IntVar],
     by_kind: Mapping[tuple[str, Kind], Expr],
-) -> list[Expr]:
-    """What chooses the number of groups per topic, most important first.
+) -> list[tuple[str, Expr]]:
+    """What chooses the number of groups per topic, most important first, each with its rule.
 
     1. A lower bound of single-module and single-program groups: a mixed group holds someone outside
        any one module (or program), so a topic with g groups, N students and M students of one
@@ -188,8 +198,14 @@ def _group_count_objectives(
         model.add(deviation >= middle * g[t] - 2 * size)
         deviations.append(deviation)
     repeats = _expected_repeats(model, problem, g)
-    repeat_steps = [repeats] if repeats is not None else []
-    return [sum(bounds), sum(isolated), *repeat_steps, sum(lone), sum(deviations)]
+    repeat_steps = [(REPEATED_PAIRS, repeats)] if repeats is not None else []
+    return [
+        (MIXING, sum(bounds)),
+        (MIXING, sum(isolated)),
+        *repeat_steps,
+        (MIXING, sum(lone)),
+        (GROUP_SIZES, sum(deviations)),
+    ]
 
 
 def _isolated_bound(
