@@ -85,7 +85,8 @@ def _register_hooks(app: Flask, sandbox: SandboxState) -> None:
     @app.after_request
     def log_call(response: Response) -> Response:
         if not request.path.startswith(CONTROL_PREFIX) and not g.get("dropped"):
-            sandbox.record_call(request.method, request.path, response.status_code)
+            body = request.get_json(silent=True) if request.path.startswith("/v2/") else None
+            sandbox.record_call(request.method, request.path, response.status_code, body)
         return response
 
     @app.errorhandler(ApiError)

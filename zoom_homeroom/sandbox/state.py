@@ -74,6 +74,7 @@ class SandboxState:
         self.lock = threading.RLock()
         self.faults = Faults()
         self.calls: list[tuple[str, str, int]] = []
+        self.sent: list[tuple[str, str, Any]] = []  # (method, path, JSON body) of API calls with a body
         self.events: list[dict[str, Any]] = []
         self.deliver_webhooks = True
         self.duplicate_webhooks = False
@@ -107,9 +108,11 @@ class SandboxState:
             )
             return dict(self.users.add(user))
 
-    def record_call(self, method: str, path: str, status: int) -> None:
+    def record_call(self, method: str, path: str, status: int, body: Any = None) -> None:
         with self.lock:
             self.calls.append((method, path, status))
+            if body is not None:
+                self.sent.append((method, path, body))
 
     def count_calls(self, method: str | None = None, path_prefix: str | None = None) -> int:
         """How many API calls (not control calls) matched; e.g. count_calls("PATCH", "/v2/meetings/")."""

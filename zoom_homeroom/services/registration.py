@@ -158,7 +158,7 @@ class _Writes:
 
     def register_each(self, registrants: Sequence[Registrant]) -> None:
         """One `POST /meetings/{id}/registrants` per student (a recurring series takes no batch)."""
-        made = 0
+        made, first_line = 0, len(self.lines)
         for registrant in self._within_daily_limit(registrants):
             self._count([registrant])
             try:
@@ -172,11 +172,11 @@ class _Writes:
                 continue
             made += self._save(registrant, answer)
         if made:
-            self.lines.insert(0, f"registered {made} student(s): personal join links stored")
+            self.lines.insert(first_line, f"registered {made} student(s): personal join links stored")
 
     def register_in_batches(self, registrants: Sequence[Registrant]) -> None:
         """`POST /meetings/{id}/batch_registrants`, 30 at a time (Zoom takes batches for type 2 only)."""
-        made = 0
+        made, first_line = 0, len(self.lines)
         for batch in batches(self._within_daily_limit(registrants)):
             self._count(batch)
             try:
@@ -187,7 +187,7 @@ class _Writes:
             by_email = {str(answer.get("email") or "").strip().lower(): answer for answer in answers}
             made += sum(self._save(r, by_email.get(r.email, {})) for r in batch)
         if made:
-            self.lines.insert(0, f"registered {made} student(s) in batches: personal join links stored")
+            self.lines.insert(first_line, f"registered {made} student(s) in batches: personal join links stored")
 
     def _within_daily_limit(self, registrants: Sequence[Registrant]) -> list[Registrant]:
         """The registrants Zoom still takes today; the others are reported and wait for 00:00 UTC."""
@@ -232,7 +232,7 @@ class _Writes:
 def _raise_unless_one_student(error: ZoomAPIError) -> None:
     """A 400 about one registrant (an email Zoom refuses, the host's own) spares the others; a full
     meeting, or any other failure, stops the sync."""
-    if error.status != 400:
+    if error.status != 400 or isinstance(error, ZoomRegistrationNotEnabled):
         raise error
     if error.code == MEETING_FULL:
         raise RegistrationError(f"Zoom refuses more registrants for this meeting: {error}") from None
