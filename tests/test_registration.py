@@ -381,6 +381,13 @@ def test_a_full_meeting_stops_the_sync_with_zooms_reason(env, calendar, clock, s
         runtime.close()
 
 
+def test_a_newcomer_after_the_series_is_over_stops_the_sync_with_zooms_reason(synced, sandbox_runtime, clock):
+    clock.now = utc("2027-02-04 12:00")  # the day after the last session
+    import_roster(sandbox_runtime, WITH_BARBARA)
+    with pytest.raises(SyncError, match="Meeting is over, you can not register now"):
+        sync_homeroom(sandbox_runtime, 1)
+
+
 # -- Mix It Up: batches of 30 ----------------------------------------------------------------------------
 
 

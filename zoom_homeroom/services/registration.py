@@ -39,7 +39,10 @@ from ..zoom import ZoomAPIError, ZoomRegistrantDailyLimit, ZoomRegistrationNotEn
 
 log = logging.getLogger(__name__)
 
-MEETING_FULL = 3043  # Zoom: "Meeting has reached maximum attendee capacity."
+# Zoom's codes for a registration the meeting itself refuses, from the spec's error lists: nobody else
+# can be registered either, so the sync stops.
+MEETING_FULL = 3043  # "Meeting has reached maximum attendee capacity."
+MEETING_OVER = 3038  # "Meeting is over, you can not register now."
 
 
 # -- sync ---------------------------------------------------------------------------------------------
@@ -187,7 +190,9 @@ class _Writes:
             by_email = {str(answer.get("email") or "").strip().lower(): answer for answer in answers}
             made += sum(self._save(r, by_email.get(r.email, {})) for r in batch)
         if made:
-            self.lines.insert(first_line, f"registered {made} student(s) in batches: personal join links stored")
+            self.lines.insert(
+                first_line, f"registered {made} student(s) in batches: personal join links stored"
+            )
 
     def _within_daily_limit(self, registrants: Sequence[Registrant]) -> list[Registrant]:
         """The registrants Zoom still takes today; the others are reported and wait for 00:00 UTC."""
@@ -230,11 +235,11 @@ class _Writes:
 
 
 def _raise_unless_one_student(error: ZoomAPIError) -> None:
-    """A 400 about one registrant (an email Zoom refuses, the host's own) spares the others; a full
-    meeting, or any other failure, stops the sync."""
+    """A 400 about one registrant (an email Zoom refuses, the host's own) spares the others; a meeting
+    that is full or over, or any other failure, stops the sync."""
     if error.status != 400 or isinstance(error, ZoomRegistrationNotEnabled):
         raise error
-    if error.code == MEETING_FULL:
+    if error.code in (MEETING_FULL, MEETING_OVER):
         raise RegistrationError(f"Zoom refuses more registrants for this meeting: {error}") from None
 
 

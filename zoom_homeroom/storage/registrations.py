@@ -39,7 +39,12 @@ class RegistrationStore(Connection):
 
     def registration_of(self, meeting_key: str, student_id: int) -> Registration | None:
         """One student's current approved registration for a meeting, or None."""
-        row = next(self.db.query(_CURRENT + " AND r.student_id = ? LIMIT 1", [meeting_key, student_id]), None)
+        row = next(
+            self.db.query(
+                _CURRENT + " AND r.student_id = ? ORDER BY r.id DESC LIMIT 1", [meeting_key, student_id]
+            ),
+            None,
+        )
         return _registration(row) if row else None
 
     def save_registrations(
