@@ -9,6 +9,7 @@ needs 30 minutes, late is a first join after 13:10. Nobody is a user of the scho
 from __future__ import annotations
 
 import pytest
+import requests
 
 from tests.conftest import TEST_WEBHOOK_SECRET, FakeSleep
 from tests.factories import utc
@@ -204,3 +205,20 @@ def test_a_meeting_that_requires_registration_lets_in_only_personal_links(
     sync_homeroom(sandbox_runtime, 1)
     with pytest.raises(SandboxError, match="registration is cancelled"):
         sandbox.join(meeting, Participant("Alan", join_url=links["alan@x.org"]), at("20:01"))
+
+
+def test_the_control_api_joins_through_a_personal_link_too(links, sandbox, sandbox_runtime, clock):
+    meeting = meeting_id(sandbox_runtime)
+    control = f"{sandbox.url}/_sandbox/simulate"
+    phone = {"name": "iPhone (7)", "join_url": links["ada@x.org"]}
+    for action, hhmm, extra in (("start", "19:58", {}), ("join", "20:05", {"participant": phone})):
+        answer = requests.post(
+            control,
+            json={"action": action, "meeting_id": meeting, "at": f"2027-01-06T{hhmm}:00Z", **extra},
+            timeout=5,
+        )
+        assert answer.status_code == 200, answer.text
+
+    (joined,) = [e["body"] for e in sandbox.events if e["body"]["event"] == "meeting.participant_joined"]
+    registrant = next(r for r in sandbox.registrants(meeting) if r["email"] == "ada@x.org")
+    assert joined["payload"]["object"]["participant"]["registrant_id"] == registrant["id"]
