@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,14 @@ class OpenAPIContract:
         if schema is None:
             return
         self._validate(schema, body, f"{status} response of {method.upper()} {template}")
+
+    def validate_sent(self, sent: Iterable[tuple[str, str, Any]]) -> int:
+        """Validate every (method, path, JSON body) a client sent (the sandbox's `sent` log); the count."""
+        count = 0
+        for method, path, body in sent:
+            self.validate_request(method, path, body)
+            count += 1
+        return count
 
     def parameters(self, method: str, url_or_path: str) -> dict[str, dict[str, Any]]:
         """The operation's parameters by name (for checking query strings)."""

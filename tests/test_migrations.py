@@ -45,7 +45,7 @@ def test_presence_by_instance_rebuilds_webhook_edges_from_the_stored_deliveries(
             )
             storage.db.execute("UPDATE sessions SET dirty = 0")
 
-        assert storage.migrate() == ["m006_presence_by_instance"]
+        assert storage.migrate()[0] == "m006_presence_by_instance"  # and any later migration
 
         kept = storage.presence(session.id)
         assert [(edge.source, edge.instance, edge.connection) for edge in kept] == [
@@ -59,5 +59,34 @@ def test_presence_by_instance_rebuilds_webhook_edges_from_the_stored_deliveries(
         assert [(e.instance, e.connection, e.participant_uuid, e.kind) for e in webhook] == [
             ("4444AAAiAAAAAiAiAiiAii==", "16778240", "p-16778240", "join")
         ]
+    finally:
+        storage.close()
+
+
+def test_registrations_keep_every_stored_edge_with_no_registrant_id(tmp_path):
+    path = tmp_path / "homeroom.db"
+    old = connect(path)
+    migrations.apply(old, stop_before="m007_registrations")
+    old.close()
+    storage = Storage.open(path, migrate=False)
+    try:
+        session = store_known_session(storage, now=utc("2027-01-05 12:00"))
+        with storage.write():
+            storage.db.execute(
+                "INSERT INTO presence (session_id, source, instance, connection, room, edge, at, name) "
+                "VALUES (?, 'webhook', 'i-1', '16778240', '', 'join', '2027-01-06T20:01:00Z', 'iPhone')",
+                [session.id],
+            )
+
+        assert "m007_registrations" in storage.migrate()
+
+        (edge,) = storage.presence(session.id)
+        assert (edge.connection, edge.identity.name, edge.identity.registrant_id) == (
+            "16778240",
+            "iPhone",
+            "",
+        )
+        assert storage.registrant_ids() == []
+        assert storage.registrations_checked(session.meeting_key) is None
     finally:
         storage.close()

@@ -193,3 +193,171 @@ def test_the_contract_check_catches_a_body_zoom_would_not_send(api: CheckedApi, 
 
     with pytest.raises(ContractViolation, match="id"):
         openapi_spec.validate_response("GET", f"/v2/meetings/{created['id']}", 200, broken)
+
+
+REGISTRATION = {"approval_type": 0, "registration_type": 1}
+
+
+def registration_meeting(api: CheckedApi, **settings: Any) -> dict[str, Any]:
+    body = {**RECURRING, "settings": {**RECURRING["settings"], **REGISTRATION, **settings}}
+    return api.call("POST", f"/users/{HOST}/meetings", 201, json=body)
+
+
+def test_registrant_endpoints_answer_as_the_spec_documents(api: CheckedApi, sandbox: ZoomSandbox):
+    created = registration_meeting(api)
+    scheduled = api.call(
+        "POST",
+        f"/users/{HOST}/meetings",
+        201,
+        json={
+            "topic": "Mix",
+            "type": 2,
+            "start_time": "2027-01-13T20:30:00Z",
+            "settings": {"approval_type": 0},
+        },
+    )
+    registrants = f"/meetings/{created['id']}/registrants"
+    ada = {"email": "ada@students.example.org", "first_name": "Ada", "last_name": "Lovelace"}
+
+    first = api.call("POST", registrants, 201, json=ada)
+    again = api.call("POST", registrants, 201, json=ada)  # Zoom answers with the same registration
+    api.call("POST", registrants, 201, json={"email": "alan@students.example.org", "first_name": "Alan"})
+    page = api.call("GET", registrants, 200, page_size=1)
+    rest = api.call("GET", registrants, 200, page_size=1, next_page_token=page["next_page_token"])
+    api.call("GET", registrants, 200, status="pending")
+    cancel = {"action": "cancel", "registrants": [{"id": first["registrant_id"], "email": ada["email"]}]}
+    api.call("PUT", f"{registrants}/status", 204, json=cancel)
+    batch = api.call(
+        "POST",
+        f"/meetings/{scheduled['id']}/batch_registrants",
+        201,
+        json={"registrants": [{"email": f"s{n}@students.example.org", "first_name": "S"} for n in range(30)]},
+    )
+
+    assert created["settings"]["approval_type"] == 0 and "registration_url" in created
+    assert again["registrant_id"] == first["registrant_id"] and again["join_url"] == first["join_url"]
+    # A personal link is /w/{meeting id}?tk=...&pwd=..., unlike the meeting's own /j/ link.
+    assert f"/w/{created['id']}?tk=" in first["join_url"] and "&pwd=" in first["join_url"]
+    assert f"/j/{created['id']}" in created["join_url"]
+    assert page["total_records"] == 2 and len(page["registrants"]) == len(rest["registrants"]) == 1
+    # A cancelled registrant is listed under no status.
+    listed = [
+        api.call("GET", registrants, 200, status=status)["registrants"]
+        for status in ("approved", "pending", "denied")
+    ]
+    assert [[r["email"] for r in group] for group in listed] == [["alan@students.example.org"], [], []]
+    assert len(batch["registrants"]) == 30 and all("/w/" in r["join_url"] for r in batch["registrants"])
+    assert [r["status"] for r in sandbox.registrants(created["id"])] == ["cancelled", "approved"]
+    assert api.checked >= {
+        ("POST", "/meetings/{meetingId}/registrants", 201),
+        ("GET", "/meetings/{meetingId}/registrants", 200),
+        ("PUT", "/meetings/{meetingId}/registrants/status", 204),
+        ("POST", "/meetings/{meetingId}/batch_registrants", 201),
+    }
+
+
+def test_manual_approval_registrants_wait_without_a_link_until_approved(api: CheckedApi):
+    created = registration_meeting(api, approval_type=1)
+    registrants = f"/meetings/{created['id']}/registrants"
+
+    pending = api.call(
+        "POST", registrants, 201, json={"email": "ada@students.example.org", "first_name": "Ada"}
+    )
+    waiting = api.call("GET", registrants, 200, status="pending")["registrants"]
+    body = {"action": "approve", "registrants": [{"id": pending["registrant_id"]}]}
+    api.call("PUT", f"{registrants}/status", 204, json=body)
+    approved = api.call("GET", registrants, 200)["registrants"]
+
+    assert "join_url" not in pending  # the spec: not returned with manual approval
+    assert [r["status"] for r in waiting] == ["pending"]
+    assert [r["id"] for r in approved] == [pending["registrant_id"]] and "/w/" in approved[0]["join_url"]
+
+
+def test_registrant_errors_use_documented_statuses_and_zooms_codes(api: CheckedApi, sandbox: ZoomSandbox):
+    plain = api.call("POST", f"/users/{HOST}/meetings", 201, json=RECURRING)
+    created = registration_meeting(api)
+    registrants = f"/meetings/{created['id']}/registrants"
+    ada = {"email": "ada@students.example.org", "first_name": "Ada"}
+
+    off = api.call("POST", f"/meetings/{plain['id']}/registrants", 400, json=ada)
+    assert (off["code"], off["message"]) == (
+        404,
+        f"Registration has not been enabled for this meeting: {plain['id']}.",
+    )
+    assert api.call("GET", f"/meetings/{plain['id']}/registrants", 400)["code"] == 404
+    assert (
+        api.call("POST", f"/meetings/{created['id']}/batch_registrants", 400, json={"registrants": [ada]})[
+            "code"
+        ]
+        == 303
+    )
+    assert api.call("POST", "/meetings/1234/registrants", 404, json=ada)["code"] == 3001
+    bad = api.call(
+        "POST", registrants, 400, json={"email": "not-an-email", "first_name": "X"}, valid_request=False
+    )
+    assert bad["code"] == 300
+    status = api.call("PUT", f"{registrants}/status", 400, json={"action": "remove"}, valid_request=False)
+    assert status["code"] == 300
+    for _ in range(3):
+        api.call("POST", registrants, 201, json=ada)
+    limit = api.call("POST", registrants, 429, json=ada)  # the 4th registration of one email today
+    assert "daily rate limit of (3)" in limit["message"] and "ada@students.example.org" in limit["message"]
+    sandbox.clock.advance(days=1)  # a new UTC day (and a new token: the old one lasted an hour)
+    CheckedApi(sandbox, api.contract).call("POST", registrants, 201, json=ada)
+
+
+def test_a_full_meeting_refuses_the_next_registrant(clock: FakeClock, openapi_spec: Any):
+    with ZoomSandbox(clock=clock, users=[HOST], registrant_capacity=2) as small:
+        api = CheckedApi(small, openapi_spec)
+        registrants = f"/meetings/{registration_meeting(api)['id']}/registrants"
+        for name in ("ada", "alan"):
+            api.call("POST", registrants, 201, json={"email": f"{name}@x.org", "first_name": name})
+        full = api.call("POST", registrants, 400, json={"email": "grace@x.org", "first_name": "Grace"})
+    assert (full["code"], full["message"]) == (3043, "Meeting has reached maximum attendee capacity.")
+
+
+def test_a_basic_host_cannot_have_registration(api: CheckedApi, sandbox: ZoomSandbox):
+    sandbox.add_user("basic@school.example.org", type=1)
+    body = {**RECURRING, "settings": {**RECURRING["settings"], **REGISTRATION}}
+    created = api.call("POST", "/users/basic@school.example.org/meetings", 201, json=body)
+    assert created["settings"]["approval_type"] == 2  # dropped without an error
+    assert (
+        api.call(
+            "POST",
+            f"/meetings/{created['id']}/registrants",
+            400,
+            json={"email": "a@x.org", "first_name": "A"},
+        )["code"]
+        == 404
+    )
+
+
+def test_reports_show_the_registrant_id_of_a_personal_link_only_when_asked(
+    api: CheckedApi, sandbox: ZoomSandbox
+):
+    created = registration_meeting(api)
+    ada = api.call(
+        "POST",
+        f"/meetings/{created['id']}/registrants",
+        201,
+        json={"email": "ada@students.example.org", "first_name": "Ada"},
+    )
+    sandbox.start_instance(created["id"], utc("2027-01-06 20:00"))
+    phone = Participant("iPhone (7)", join_url=ada["join_url"])
+    sandbox.join(created["id"], phone, utc("2027-01-06 20:04"))
+    sandbox.end_instance(created["id"], utc("2027-01-06 20:46"))
+
+    asked = api.call(
+        "GET", f"/report/meetings/{created['id']}/participants", 200, include_fields="registrant_id"
+    )
+    plain = api.call("GET", f"/report/meetings/{created['id']}/participants", 200)
+    past = api.call("GET", f"/past_meetings/{created['id']}/participants", 200)
+
+    (row,) = asked["participants"]
+    assert (row["name"], row["registrant_id"], row["user_email"]) == (
+        "iPhone (7)",
+        ada["registrant_id"],
+        "ada@students.example.org",
+    )
+    assert "registrant_id" not in plain["participants"][0]
+    assert past["participants"][0]["user_email"] == "ada@students.example.org"

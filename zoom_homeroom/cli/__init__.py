@@ -90,4 +90,4 @@ def echo_err(message: str) -> None:
     click.echo(message, err=True)
 
 
-from . import admin, attendance, demo, mixitup, roster, sandbox, sessions, users  # noqa: E402,F401  (registers commands)
+from . import admin, attendance, demo, mixitup, registration, roster, sandbox, sessions, users  # noqa: E402,F401  (registers commands)

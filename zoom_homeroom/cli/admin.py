@@ -14,6 +14,12 @@ from ..settings import check_all
 from ..zoom.check import check_zoom
 from . import cli, pass_runtime
 
+REGISTRATION_NOTE = (
+    "[sessions] registration = true: sync registers every student for their meetings; each joins with a "
+    "personal link (`homeroom links`), and the meeting's own link asks for registration. The Zoom app "
+    "needs the registrant scopes: `homeroom config check --zoom` checks them"
+)
+
 
 @cli.command("init-db")
 @pass_runtime
@@ -45,6 +51,8 @@ def config_check(ctx: click.Context, contact_zoom: bool) -> None:
     if calendar is not None:
         for note in calendar_notes(calendar):
             click.echo(f"note: {note}")
+        if calendar.sessions.registration:
+            click.echo(f"note: {REGISTRATION_NOTE}")
     if contact_zoom and settings is not None and not settings.missing_zoom_credentials():
         problems.extend(check_zoom(settings, calendar))
     elif contact_zoom:

@@ -38,8 +38,17 @@ REASON_AMBIGUOUS = "display name shared by several students of this session"
 REASON_NO_MATCH = "no email, alias, confirmed mapping or unique name matched"
 
 # When one person carries several identities (a leave without the email its join had, a rename, a
-# breakout event with the pre-assigned email), the identity a stricter rule matched decides who it is.
-_RULE_RANK = {"email": 0, "alias": 1, "confirmed": 2, "name": 3, "ignored": 4, "unmatched": 5}
+# breakout event with the pre-assigned email, a personal link's registrant id), the identity a stricter
+# rule matched decides who it is.
+_RULE_RANK = {
+    "registrant": 0,
+    "email": 1,
+    "alias": 2,
+    "confirmed": 3,
+    "name": 4,
+    "ignored": 5,
+    "unmatched": 6,
+}
 _MICROSECONDS_PER_MINUTE = 60_000_000
 CANDIDATE_LIMIT = 3
 
@@ -233,7 +242,9 @@ def _owner(
         return matches[only], only
 
     def rank(identity: ZoomIdentity) -> tuple:
-        specificity = 0 if identity.zoom_user_id else 1 if identity.email else 2
+        specificity = (
+            0 if identity.registrant_id else 1 if identity.zoom_user_id else 2 if identity.email else 3
+        )
         return (_RULE_RANK[matches[identity].rule], specificity, first_seen[identity], astuple(identity))
 
     best = min(first_seen, key=rank)

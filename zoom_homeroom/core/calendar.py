@@ -27,7 +27,7 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 _TOP_KEYS = {"timezone", "sessions", "mix_it_up", "attendance", "modules", "webhooks", "scheduler"}
 _OPTIONAL_TABLES = {"webhooks", "scheduler"}
-_SESSIONS_KEYS = {"weekday", "start", "duration_minutes", "weeks"}
+_SESSIONS_KEYS = {"weekday", "start", "duration_minutes", "weeks", "registration"}
 _MIX_KEYS = {"weeks", "start", "duration_minutes", "host", "group_size", "upper_modules"}
 _ATTENDANCE_KEYS = {"present_fraction", "late_after_minutes"}
 _MODULE_KEYS = {"number", "host", "week1_monday", "skip"}
@@ -159,6 +159,13 @@ def _int(value: Any, label: str, problems: _Problems, *, low: int, high: int) ->
     return value
 
 
+def _bool(value: Any, label: str, problems: _Problems) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    problems.add(label, f"must be true or false, not {value!r}")
+    return None
+
+
 def _time(value: Any, label: str, problems: _Problems) -> dt.time | None:
     if value is None:
         return None
@@ -233,9 +240,12 @@ def _sessions(table: Mapping[str, Any] | None, problems: _Problems) -> SessionsC
                 problems.add("sessions.weekday", f"{weekday_name!r} is not a day name like wednesday")
         start, duration = _start_and_duration(t, "sessions", problems)
         weeks = _int_list(_required(t, "sessions", "weeks", problems), "sessions.weeks", problems)
-        if None in (weekday, start, duration, weeks):
+        registration = _bool(t.get("registration", False), "sessions.registration", problems)
+        if None in (weekday, start, duration, weeks, registration):
             return None
-        return SessionsConfig(weekday=weekday, start=start, duration_minutes=duration, weeks=weeks)
+        return SessionsConfig(
+            weekday=weekday, start=start, duration_minutes=duration, weeks=weeks, registration=registration
+        )
 
     return _read(table, "sessions", _SESSIONS_KEYS, problems, build)
 

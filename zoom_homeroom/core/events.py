@@ -3,7 +3,9 @@
 Participant events name one stay (see `core.presence`): `participant.user_id` within the instance
 `object.uuid`, the connection's `participant_uuid`, and for breakout-room events the room
 (`object.breakout_room_uuid`; `object.uuid` stays the main meeting's) and the main-meeting stay
-(`participant.parent_user_id`). Display names are cut to Zoom's own limit.
+(`participant.parent_user_id`). A participant who joined through a registrant's personal link carries
+its `participant.registrant_id` (Zoom's Rivet typings of these events). Display names are cut to
+Zoom's own limit.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ def parse_event(body: dict[str, Any]) -> ParticipantEvent | MeetingEvent | None:
         name=cap_display_name(_text(participant.get("user_name"))),
         email=_text(participant.get("email")).lower(),
         zoom_user_id=_text(participant.get("participant_user_id") or participant.get("id")),
+        registrant_id=_text(participant.get("registrant_id")),
     )
     participant_uuid = _text(participant.get("participant_uuid"))
     connection = _text(participant.get("user_id")) or participant_uuid

@@ -1,8 +1,10 @@
 """Matching Zoom participants to roster students: exact rules only, never a fuzzy guess.
 
-`match` applies, in order: the email (roster or alias email) or an alias display name; a mapping a rep
-confirmed earlier (Zoom user id, then email, then display name); a display name that exactly one of the
-session's students has. Anything else is unmatched, and `candidates` suggests students for a rep to pick.
+`match` applies, in order: the registrant id of a student's personal join link (Zoom registration: it
+is that student whatever the name or email); the email (roster or alias email) or an alias display
+name; a mapping a rep confirmed earlier (Zoom user id, then email, then display name); a display name
+that exactly one of the session's students has. Anything else is unmatched, and `candidates` suggests
+students for a rep to pick.
 
 Names are compared after `normalise_name`, which keeps accents: "José" and "Jose" are different names,
 because stripping accents would make distinct students collide and a rep can confirm a mapping instead.
@@ -20,7 +22,7 @@ from typing import Literal
 
 from .models import Student
 
-MatchRule = Literal["email", "alias", "confirmed", "name", "ignored", "unmatched"]
+MatchRule = Literal["registrant", "email", "alias", "confirmed", "name", "ignored", "unmatched"]
 ConfirmedKind = Literal["zoom_user_id", "name", "email"]
 CONFIRMED_KINDS: tuple[ConfirmedKind, ...] = ("zoom_user_id", "name", "email")
 
@@ -40,11 +42,13 @@ class MatchingError(ValueError):
 
 @dataclass(frozen=True)
 class ZoomIdentity:
-    """Who Zoom says a participant is. `zoom_user_id` is "" for guests who are not signed in."""
+    """Who Zoom says a participant is. `zoom_user_id` is "" for guests who are not signed in;
+    `registrant_id` is "" unless they joined through a registrant's personal link."""
 
     name: str
     email: str = ""
     zoom_user_id: str = ""
+    registrant_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,16 +128,22 @@ class RosterIndex:
     alias_names: Mapping[str, int]
     names: Mapping[str, tuple[int, ...]]
     confirmed: Mapping[tuple[str, str], int | None]
+    registrants: Mapping[str, int]
 
     @classmethod
     def build(
-        cls, students: Sequence[Student], *, confirmed: Mapping[tuple[str, str], int | None]
+        cls,
+        students: Sequence[Student],
+        *,
+        confirmed: Mapping[tuple[str, str], int | None],
+        registrants: Collection[tuple[str, int]] = (),
     ) -> RosterIndex:
-        """Index students by email, alias and name, and a rep's confirmed mappings by their key.
+        """Index students by email, alias and name, a rep's confirmed mappings by their key, and the
+        registrant ids Zoom issued for students' personal links (`(registrant id, student id)` pairs).
 
         An alias that two students share, or an alias name that is another student's name, is left out:
-        it could not tell them apart. Raises MatchingError for a student without an id or a confirmed
-        mapping of an unknown kind.
+        it could not tell them apart; so is a registrant id given for two students. Raises MatchingError
+        for a student without an id or a confirmed mapping of an unknown kind.
         """
         by_id: dict[int, Student] = {}
         for student in students:
@@ -149,6 +159,7 @@ class RosterIndex:
             alias_names=_alias_name_index(by_id, names),
             names={name: tuple(ids) for name, ids in names.items()},
             confirmed=_confirmed_index(confirmed),
+            registrants=_registrant_index(registrants, by_id),
         )
 
     def students_named(self, name: str) -> tuple[int, ...]:
@@ -188,6 +199,17 @@ def _alias_name_index(students: Mapping[int, Student], names: Mapping[str, list[
     return index
 
 
+def _registrant_index(
+    registrants: Collection[tuple[str, int]], students: Mapping[int, Student]
+) -> dict[str, int]:
+    """Registrant ids of known students; an id tied to two students (never seen from Zoom) is left out."""
+    owners: dict[str, set[int]] = {}
+    for registrant_id, student_id in registrants:
+        if registrant_id and student_id in students:
+            owners.setdefault(registrant_id, set()).add(student_id)
+    return {registrant_id: next(iter(ids)) for registrant_id, ids in owners.items() if len(ids) == 1}
+
+
 def _confirmed_index(confirmed: Mapping[tuple[str, str], int | None]) -> dict[tuple[str, str], int | None]:
     index: dict[tuple[str, str], int | None] = {}
     for (kind, key), student_id in confirmed.items():
@@ -210,10 +232,13 @@ def _confirmed_text(kind: str, key: str) -> str:
 def match(identity: ZoomIdentity, index: RosterIndex, session_student_ids: Collection[int]) -> Match:
     """Match a Zoom identity to a student by the first rule that applies, or report it unmatched.
 
-    Rules: email (roster or alias email, rule "email") or alias display name ("alias"); a confirmed
-    mapping by Zoom user id, email, then display name ("confirmed", or "ignored" for "not a student");
-    a display name exactly one of `session_student_ids` has ("name"); otherwise "unmatched".
+    Rules: the registrant id of a student's personal link ("registrant"); email (roster or alias
+    email, rule "email") or alias display name ("alias"); a confirmed mapping by Zoom user id, email,
+    then display name ("confirmed", or "ignored" for "not a student"); a display name exactly one of
+    `session_student_ids` has ("name"); otherwise "unmatched".
     """
+    if identity.registrant_id in index.registrants:
+        return Match(index.registrants[identity.registrant_id], "registrant")
     email = normalise_email(identity.email)
     name = normalise_name(identity.name)
     if email in index.emails:

@@ -3,7 +3,7 @@
 `homeroom_meeting_spec` and `mix_it_up_meeting_spec` build the JSON body for
 `POST /users/{host}/meetings`. `diff_meeting` compares a desired spec with Zoom's `GET /meetings/{id}`
 (or with the stored body Zoom last accepted) on the fields we own only: topic, agenda (when we set one),
-schedule and breakout rooms. Zoom answers with `start_time` in UTC, may add settings, reorder
+schedule, breakout rooms and registration. Zoom answers with `start_time` in UTC, may add settings, reorder
 participants and lower-case emails, so both sides are normalised before comparing. `patch_body` turns
 the differences into the smallest PATCH body.
 """
@@ -41,16 +41,20 @@ ROOM_NAME_SEPARATOR = " · "
 
 # What a school wants for these meetings, set when a meeting is created (never compared or patched):
 # students may come in 5 minutes early without the host (join before host needs the waiting room off),
-# nobody registers, and people arrive muted so a late joiner does not interrupt.
+# and people arrive muted so a late joiner does not interrupt.
 MEETING_SETTINGS: dict[str, Any] = {
     "join_before_host": True,
     "jbh_time": 5,
     "waiting_room": False,
-    "approval_type": 2,  # no registration required
     "mute_upon_entry": True,
 }
+# Registration (`[sessions] registration`), compared and patched like the rooms. Zoom's spec:
+# `approval_type` 0 automatic approval, 2 no registration; `registration_type` 1 "attendees register
+# once and can attend any meeting occurrence", only for recurring meetings with a fixed time (type 8).
+AUTOMATIC_APPROVAL, NO_REGISTRATION = 0, 2
+REGISTER_ONCE = 1
 
-DifferenceField = Literal["topic", "agenda", "schedule", "rooms"]
+DifferenceField = Literal["topic", "agenda", "schedule", "rooms", "registration"]
 _SCHEDULE_KEYS = ("type", "start_time", "timezone", "duration", "recurrence")
 _RECURRENCE_KEYS = ("type", "repeat_interval", "weekly_days", "end_times")
 _SUMMARY_ROOM_LINES = 10  # a summary is one line; describe_room_changes gives them all
@@ -133,7 +137,11 @@ def homeroom_meeting_spec(
             "weekly_days": str(zoom_weekday(calendar.sessions.weekday)),
             "end_times": len(occurrences),
         },
-        "settings": {**MEETING_SETTINGS, "breakout_room": _breakout_room(rooms)},
+        "settings": {
+            **MEETING_SETTINGS,
+            **registration_settings(calendar.sessions.registration, recurring=True),
+            "breakout_room": _breakout_room(rooms),
+        },
     }
     _add_agenda(body, agenda)
     check_zoom_limits(body, occurrences=len(occurrences))
@@ -177,11 +185,30 @@ def mix_it_up_meeting_spec(
         "start_time": _local_text(date, mix.start),
         "timezone": calendar.timezone.key,
         "duration": mix.duration_minutes,
-        "settings": {**MEETING_SETTINGS, "breakout_room": _breakout_room(rooms)},
+        "settings": {
+            **MEETING_SETTINGS,
+            **registration_settings(calendar.sessions.registration, recurring=False),
+            "breakout_room": _breakout_room(rooms),
+        },
     }
     _add_agenda(body, agenda)
     check_zoom_limits(body)
     return MeetingSpec(key=mix_it_up_key(date), kind=MIX_IT_UP, module=None, host=mix.host, body=body)
+
+
+def registration_settings(registration: bool, *, recurring: bool) -> dict[str, int]:
+    """The `settings` fields that switch registration on (automatic approval) or off."""
+    if not registration:
+        return {"approval_type": NO_REGISTRATION}
+    settings = {"approval_type": AUTOMATIC_APPROVAL}
+    if recurring:
+        settings["registration_type"] = REGISTER_ONCE
+    return settings
+
+
+def requires_registration(meeting: Mapping[str, Any]) -> bool:
+    """Whether a meeting (Zoom's GET, or a spec's body) makes participants register."""
+    return _approval_type(meeting) != NO_REGISTRATION
 
 
 def room_name(number: int, topic: str) -> str:
@@ -228,6 +255,13 @@ def diff_meeting(desired: MeetingSpec, current: Mapping[str, Any]) -> list[Diffe
     rooms = _room_changes(want, current)
     if rooms:
         differences.append(Difference("rooms", "rooms: " + _first_lines(rooms)))
+    if _registration(want) != _registration(current):
+        differences.append(
+            Difference(
+                "registration",
+                f"registration {_describe_registration(want)} (Zoom has {_describe_registration(current)})",
+            )
+        )
     return differences
 
 
@@ -267,7 +301,9 @@ def patch_body(desired: MeetingSpec, differences: Sequence[Difference]) -> dict[
         # Zoom reads start_time together with timezone, and a series' recurrence with its start.
         body.update({key: want[key] for key in _SCHEDULE_KEYS if key in want})
     if "rooms" in fields:
-        body["settings"] = {"breakout_room": want["settings"]["breakout_room"]}
+        body.setdefault("settings", {})["breakout_room"] = want["settings"]["breakout_room"]
+    if "registration" in fields:
+        body.setdefault("settings", {}).update(_registration(want))
     return body
 
 
@@ -454,6 +490,32 @@ def _describe_recurrence(recurrence: Mapping[str, Any] | None) -> str:
         if recurrence.get("type") == WEEKLY
         else f"type {recurrence.get('type')}, {recurrence.get('end_times')} times"
     )
+
+
+def _approval_type(meeting: Mapping[str, Any]) -> Any:
+    # Zoom's default is 2 (no registration): a meeting that does not say requires none.
+    return (meeting.get("settings") or {}).get("approval_type", NO_REGISTRATION)
+
+
+def _registration(meeting: Mapping[str, Any]) -> dict[str, Any]:
+    """The owned registration fields: the approval type, and for a series with registration its
+    registration type (Zoom's default 1)."""
+    owned = {"approval_type": _approval_type(meeting)}
+    if owned["approval_type"] != NO_REGISTRATION and meeting.get("type") == RECURRING_FIXED_TIME:
+        owned["registration_type"] = (meeting.get("settings") or {}).get("registration_type", REGISTER_ONCE)
+    return owned
+
+
+def _describe_registration(meeting: Mapping[str, Any]) -> str:
+    owned = _registration(meeting)
+    approval = owned["approval_type"]
+    if approval == NO_REGISTRATION:
+        return "off"
+    text = "on, approved automatically" if approval == AUTOMATIC_APPROVAL else f"on, approval type {approval}"
+    if "registration_type" in owned:
+        once = owned["registration_type"] == REGISTER_ONCE
+        text += ", once for the series" if once else f", registration type {owned['registration_type']}"
+    return text
 
 
 def _breakout_settings(meeting: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -29,12 +29,13 @@ def mix_it_up_key(day: dt.date) -> str:
 
 @dataclass(frozen=True)
 class SessionsConfig:
-    """`[sessions]`: when the weekly homeroom meets."""
+    """`[sessions]`: when the weekly homeroom meets, and whether students register (personal links)."""
 
     weekday: int  # 0 = Monday, as in datetime.date.weekday()
     start: dt.time
     duration_minutes: int
     weeks: tuple[int, ...]
+    registration: bool = False  # Zoom registration: each student gets a personal join link
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ or back. So:
 Stays that belong together form one person: the stays of one connection (`participant_uuid`), a
 breakout stay and its parent (`parent_user_id`), and a report row and the webhook stay with the same
 instance and `user_id` (reports and webhooks number segments alike: a captured report runs 16778240,
-16779264, ... in the steps captured webhooks use). An identity seen on any stay of a person, such as the
-email on a pre-assigned student's breakout event, speaks for all of them. New keys (a registrant id)
-join the chain in `_chain_keys`.
+16779264, ... in the steps captured webhooks use), and stays that carry one registrant id (Zoom
+registration: everyone who joins through a registrant's personal link carries its `registrant_id`, in
+every instance and on every device). An identity seen on any stay of a person, such as the email on a
+pre-assigned student's breakout event or a registrant id, speaks for all of them. New keys join the
+chain in `_chain_keys`.
 
 Pure: callers check the edges (aware times, known kinds) first.
 """
@@ -71,6 +73,7 @@ class Stay:
     end: dt.datetime
     participant_uuid: str = ""
     parent: str = ""
+    registrant_id: str = ""
 
     @property
     def span(self) -> Span:
@@ -129,6 +132,9 @@ class _Keyed:
     def attribute(self, name: str) -> str:
         return next((value for edge in self.edges if (value := getattr(edge, name))), "")
 
+    def registrant_id(self) -> str:
+        return next((value for edge in self.edges if (value := edge.identity.registrant_id)), "")
+
 
 def pair(edges: Sequence[Edge], close_at: dt.datetime) -> list[Span]:
     """Pair one key's edges in time order into intervals.
@@ -177,6 +183,7 @@ def people(
                 end,
                 participant_uuid=group.attribute("participant_uuid"),
                 parent=group.attribute("parent"),
+                registrant_id=group.registrant_id(),
             )
             stays.append((stay, group))
     return _chained(_clip_breakout_stays(stays))
@@ -281,6 +288,10 @@ def _chain_keys(stay: Stay) -> list[tuple[str, ...]]:
         keys.append(("user", stay.instance, stay.connection))
     if stay.participant_uuid:
         keys.append(("connection", stay.instance, stay.participant_uuid))
+    if stay.registrant_id:
+        # One personal link is one person across instances and devices (`registrant_id` is issued per
+        # meeting registration, not per connection).
+        keys.append(("registrant", stay.registrant_id))
     return keys
 
 

@@ -19,8 +19,10 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from ..core.times import to_utc_text
+from . import ids
 from .errors import ApiError, SandboxError, meeting_not_found
 from .faults import DAILY_LIMIT, DROP, SLOW, Fault
+from .registrants import Registrant, requires_registration
 from .simulation import Instance, Participant
 from .state import SandboxState
 
@@ -83,7 +85,8 @@ def _register_hooks(app: Flask, sandbox: SandboxState) -> None:
     @app.after_request
     def log_call(response: Response) -> Response:
         if not request.path.startswith(CONTROL_PREFIX) and not g.get("dropped"):
-            sandbox.record_call(request.method, request.path, response.status_code)
+            body = request.get_json(silent=True) if request.path.startswith("/v2/") else None
+            sandbox.record_call(request.method, request.path, response.status_code, body)
         return response
 
     @app.errorhandler(ApiError)
@@ -215,7 +218,14 @@ def _register_api(app: Flask, sandbox: SandboxState) -> None:
         with sandbox.lock:
             now = sandbox.clock()
             meeting = sandbox.book.create(sandbox.users.get(user_ref), body, now)
-            return jsonify(meeting.to_json(now)), 201
+            created = meeting.to_json(now)
+            if requires_registration(meeting):
+                # The create answer's `registration_url` (the spec: "only returned for meetings that
+                # have enabled registration"); the page asks for a name and an email.
+                created["registration_url"] = (
+                    f"{sandbox.book.base_url}/meeting/register/{ids.secret_text('register', meeting.id)}"
+                )
+            return jsonify(created), 201
 
     @app.get("/v2/users/<user_ref>/meetings")
     def list_meetings(user_ref: str) -> Response:
@@ -249,8 +259,46 @@ def _register_api(app: Flask, sandbox: SandboxState) -> None:
     @app.delete("/v2/meetings/<meeting_ref>")
     def delete_meeting(meeting_ref: str) -> tuple[str, int]:
         _require("meeting:write:admin")
+        sandbox.delete_meeting(meeting_ref, request.args.get("occurrence_id") or None)
+        return "", 204
+
+    @app.post("/v2/meetings/<meeting_ref>/registrants")
+    def add_registrant(meeting_ref: str) -> tuple[Response, int]:
+        _require("meeting:write:admin")
+        body = _json_body()
         with sandbox.lock:
-            sandbox.book.delete(meeting_ref, request.args.get("occurrence_id") or None)
+            meeting, now = sandbox.book.get(meeting_ref), sandbox.clock()
+            registrant = sandbox.registrations.add(meeting, body, now)
+            return jsonify(registrant.created(sandbox.book.base_url, meeting)), 201
+
+    @app.post("/v2/meetings/<meeting_ref>/batch_registrants")
+    def add_batch_registrants(meeting_ref: str) -> tuple[Response, int]:
+        _require("meeting:write:admin")
+        body = _json_body()
+        with sandbox.lock:
+            meeting, now = sandbox.book.get(meeting_ref), sandbox.clock()
+            added = sandbox.registrations.add_batch(meeting, body, now)
+            base = sandbox.book.base_url
+            entries = [_batch_entry(registrant, base) for registrant in added]
+            return jsonify({"registrants": entries}), 201
+
+    @app.get("/v2/meetings/<meeting_ref>/registrants")
+    def list_registrants(meeting_ref: str) -> Response:
+        _require("meeting:read:admin")
+        status = request.args.get("status", "approved")
+        with sandbox.lock:
+            meeting = sandbox.book.get(meeting_ref)
+            listed = sandbox.registrations.listing(meeting, status, sandbox.clock())
+            items = [registrant.listed(sandbox.book.base_url) for registrant in listed]
+            page, fields = sandbox.pager.page(f"registrants:{meeting.id}:{status}", items, request.args)
+            return jsonify({**fields, "registrants": page})
+
+    @app.put("/v2/meetings/<meeting_ref>/registrants/status")
+    def registrant_status(meeting_ref: str) -> tuple[str, int]:
+        _require("meeting:write:admin")
+        body = _json_body()
+        with sandbox.lock:
+            sandbox.registrations.update_status(sandbox.book.get(meeting_ref), body, sandbox.clock())
         return "", 204
 
     @app.get("/v2/past_meetings/<meeting_ref>/instances")
@@ -285,6 +333,13 @@ def _register_api(app: Flask, sandbox: SandboxState) -> None:
             rows = [_report_row(row, keep_registrant) for row in instance.report_rows(sandbox.clock())]
             page, fields = sandbox.pager.page(f"report:{instance.uuid}", rows, request.args)
             return jsonify({**fields, "participants": page})
+
+
+def _batch_entry(registrant: Registrant, base_url: str) -> dict[str, str]:
+    entry = {"email": registrant.email, "registrant_id": registrant.id}
+    if registrant.status == "approved":
+        entry["join_url"] = registrant.join_url(base_url)
+    return entry
 
 
 def _instance_item(instance: Instance) -> dict[str, str]:
@@ -429,7 +484,7 @@ def _control_participant(value: object) -> Participant:
     if not isinstance(value, dict) or not isinstance(value.get("name"), str):
         raise SandboxError(
             "participant must be an object with a name (and optionally email, zoom_user_id, in_account, "
-            "web_client)"
+            "web_client, join_url)"
         )
     return Participant(
         value["name"],
@@ -437,4 +492,5 @@ def _control_participant(value: object) -> Participant:
         str(value.get("zoom_user_id", "")),
         in_account=value.get("in_account") is True,
         web_client=value.get("web_client") is True,
+        join_url=str(value.get("join_url", "")),
     )

@@ -66,6 +66,23 @@ def participant_uuid(instance: str, person: str, connection: int) -> str:
     return str(uuid.UUID(bytes=_digest("participant", instance, person, connection)[:16])).upper()
 
 
+def registrant_id(meeting: int, email: str, serial: int) -> str:
+    """A registrant id such as `9tboDiHUQAeOnbmudzWa5g` (the spec's example): new for every registration."""
+    return (
+        base64.urlsafe_b64encode(_digest("registrant", meeting, email.lower(), serial)[:16])
+        .decode("ascii")
+        .rstrip("=")
+    )
+
+
+def registrant_token(meeting: int, registrant: str) -> str:
+    """The `tk` of a registrant's personal join link: a captured one is 43 URL-safe base64 characters,
+    a dot, and a longer base64 part starting `DQ` (`.../w/88392313240?tk=E5YZ...O4.DQIAAAAU...&pwd=...`)."""
+    head = base64.urlsafe_b64encode(_digest("tk", meeting, registrant)).decode("ascii").rstrip("=")
+    tail = base64.b64encode(b"\r\x02\x00\x00\x00" + _digest("tk-tail", registrant)[:24]).decode("ascii")
+    return f"{head}.{tail.rstrip('=').replace('+', '-').replace('/', '_')}"
+
+
 def secret_text(*parts: object) -> str:
     """A deterministic token-like string (passwords, `zak`, page tokens)."""
     return base64.urlsafe_b64encode(_digest("text", *parts)[:18]).decode("ascii")

@@ -34,6 +34,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "watermark": False,
     "use_pmi": False,
     "approval_type": 2,
+    "registration_type": 1,
     "audio": "voip",
     "auto_recording": "none",
     "enforce_login": False,
@@ -61,6 +62,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "push_change_to_calendar": False,
 }
 BOOLEAN_SETTINGS = frozenset(key for key, value in DEFAULT_SETTINGS.items() if isinstance(value, bool))
+# The spec's enums; `approval_type` 0 or 1 requires registration.
+CHOICE_SETTINGS = {"approval_type": (0, 1, 2), "registration_type": (1, 2, 3)}
+NO_REGISTRATION = 2
+BASIC_USER = 1
 
 
 @dataclass(frozen=True)
@@ -272,6 +277,10 @@ def validate_settings(value: object) -> dict[str, Any]:
     for key in BOOLEAN_SETTINGS & settings.keys():
         if not isinstance(settings[key], bool):
             raise validation_failed(f"settings.{key}", f"settings.{key} must be true or false.")
+    for key, choices in CHOICE_SETTINGS.items():
+        value = settings.get(key, choices[0])
+        if isinstance(value, bool) or value not in choices:
+            raise validation_failed(f"settings.{key}", f"settings.{key} must be one of {choices}.")
     if "breakout_room" in settings:
         settings["breakout_room"] = _breakout_room(settings["breakout_room"])
     return settings
@@ -316,6 +325,10 @@ def apply_body(meeting: Meeting, body: object, now: dt.datetime, *, creating: bo
         changes["recurrence"] = _recurrence(body["recurrence"])
     if "settings" in body:
         changes["settings"] = {**meeting.settings, **validate_settings(body["settings"])}
+        if meeting.host.get("type") == BASIC_USER:
+            # The spec: "Registration cannot be enabled for a basic user." Zoom drops the setting
+            # without an error (another project found it silently dropped): the harsher case.
+            changes["settings"]["approval_type"] = NO_REGISTRATION
     updated = dataclasses.replace(meeting, **changes)
     return _settle_type(updated, now, creating=creating)
 

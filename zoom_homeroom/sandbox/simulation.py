@@ -24,6 +24,12 @@ evidence is silent the sandbox does the harsher thing):
 - Reports (`GET /report/meetings/{uuid}/participants`) have one row per `user_id`: a main-meeting row
   ends when the person enters a room and the room time is the next row, with `bo_mtg_id` shared by the
   room and an empty `id` (a public report capture); rows show duration 0 while Zoom processes the report.
+- Someone who joins through a registrant's personal link carries its `registrant_id` on every event
+  (Zoom's Rivet typings of the participant events) and report row (the spec, with
+  `include_fields=registrant_id`), and their registered email (Zoom's email display rules: an email
+  entered into the registration flow is shown for that meeting). A registration made by the host
+  through the API is neither entered by the participant nor in the rules' list of host-provided emails,
+  so whether Zoom shows it is not certain: `registrant_emails_shown=False` plays the harsher case.
 """
 
 from __future__ import annotations
@@ -56,7 +62,8 @@ class Participant:
     `email` and `zoom_user_id` are those of their Zoom sign-in ("" for a guest). Zoom shows them only when
     the person is a user of the host's account (`in_account`); a pre-assigned email also shows on breakout
     events. Pre-assigned rooms place only people signed in with that email in the desktop or mobile app,
-    never `web_client` users.
+    never `web_client` users. `join_url` is the link they join with: a registrant's personal link on a
+    meeting that requires registration.
     """
 
     name: str
@@ -64,6 +71,7 @@ class Participant:
     zoom_user_id: str = ""
     in_account: bool = False
     web_client: bool = False
+    join_url: str = ""
 
     @property
     def key(self) -> str:
@@ -112,10 +120,16 @@ class Connection:
     name: str
     segments: list[Segment] = field(default_factory=list)
     room_stay: RoomStay | None = None
+    registrant_id: str = ""  # of the personal link the connection joined through
+    registered_email: str = ""  # that registration's email, when Zoom shows it
 
     @property
     def segment(self) -> Segment:
         return self.segments[-1]
+
+    def shown_email(self) -> str:
+        """The email Zoom shows: a registrant's registered one, else a host-account user's sign-in."""
+        return self.registered_email or self.person.shown_email()
 
     @property
     def is_open(self) -> bool:
@@ -198,11 +212,11 @@ def _report_row(connection: Connection, segment: Segment, processed: bool) -> di
         "user_id": segment.user_id,
         "participant_user_id": signed_in,
         "name": segment.name,
-        "user_email": person.shown_email(),
+        "user_email": connection.shown_email(),
         "join_time": to_utc_text(segment.join_time),
         "leave_time": to_utc_text(segment.leave_time or segment.join_time),
         "duration": segment.seconds() if processed else 0,
-        "registrant_id": "",
+        "registrant_id": connection.registrant_id,
         "failover": False,
         "status": "in_meeting",
         "customer_key": "",
@@ -218,7 +232,7 @@ def _past_row(connection: Connection, segment: Segment) -> dict[str, Any]:
         "id": "" if segment.room else person.shown_id(),
         "name": segment.name,
         "user_id": segment.user_id,
-        "user_email": person.shown_email(),
+        "user_email": connection.shown_email(),
         "join_time": to_utc_text(segment.join_time),
         "leave_time": to_utc_text(segment.leave_time or segment.join_time),
         "duration": segment.seconds(),
@@ -232,9 +246,17 @@ class Simulation:
     """Instances by meeting and UUID; each change returns the event bodies Zoom would send, in the order
     they arrive: events of one instant are shuffled (seeded), as Zoom delivers them in either order."""
 
-    def __init__(self, account_id: str, *, seed: int = 0, report_delay: dt.timedelta | None = None):
+    def __init__(
+        self,
+        account_id: str,
+        *,
+        seed: int = 0,
+        report_delay: dt.timedelta | None = None,
+        registrant_emails_shown: bool = True,
+    ):
         self.account_id = account_id
         self.report_delay = report_delay
+        self.registrant_emails_shown = registrant_emails_shown
         self._rng = random.Random(seed)
         self._instances: dict[str, Instance] = {}
         self._by_meeting: dict[int, list[Instance]] = {}
@@ -261,14 +283,27 @@ class Simulation:
         self._by_meeting.setdefault(meeting.id, []).append(instance)
         return instance, [self._event("meeting.started", at, instance.object())]
 
-    def join(self, meeting_id: int, person: Participant, at: dt.datetime) -> list[dict[str, Any]]:
-        """A new connection; with the rooms open, Zoom places a pre-assigned person in their room at once."""
+    def join(
+        self,
+        meeting_id: int,
+        person: Participant,
+        at: dt.datetime,
+        *,
+        registrant: tuple[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """A new connection; with the rooms open, Zoom places a pre-assigned person in their room at once.
+
+        `registrant`: (registrant id, registered email) of the personal link the person joins through.
+        """
         instance = self._require_live(meeting_id)
         at = _aware(at)
         if instance.open_connection(person) is not None:
             raise SandboxError(f"{person.name} is already in meeting {meeting_id}")
         serial = sum(1 for connection in instance.connections if connection.person == person)
         connection = Connection(person, ids.participant_uuid(instance.uuid, person.key, serial), person.name)
+        if registrant is not None:
+            connection.registrant_id = registrant[0]
+            connection.registered_email = registrant[1] if self.registrant_emails_shown else ""
         connection.segments.append(Segment(instance.new_user_id(), at, person.name))
         instance.connections.append(connection)
         events = [self._main_event("meeting.participant_joined", instance, connection, at)]
@@ -456,8 +491,8 @@ class Simulation:
             "id": person.shown_id(),
             "participant_uuid": connection.participant_uuid,
             **_moment(at, reason),
-            "email": person.shown_email(),
-            "registrant_id": "",
+            "email": connection.shown_email(),
+            "registrant_id": connection.registrant_id,
             "participant_user_id": person.shown_id(),
             "customer_key": "",
             "phone_number": "",
@@ -481,8 +516,8 @@ class Simulation:
             "id": person.shown_id(),
             "participant_uuid": connection.participant_uuid,
             **_moment(at, reason),
-            "email": instance.breakout_email(person),
-            "registrant_id": "",
+            "email": connection.registered_email or instance.breakout_email(person),
+            "registrant_id": connection.registrant_id,
             "participant_user_id": person.shown_id(),
             "phone_number": "",
             "customer_key": "",

@@ -19,6 +19,7 @@ from .errors import ApiError, SandboxError
 from .faults import Faults
 from .meetings import Meeting, MeetingBook, validate_rooms
 from .paging import Pager
+from .registrants import CAPACITY, Registrations, requires_registration
 from .simulation import Participant, Simulation
 from .webhooks import WebhookSender
 
@@ -37,6 +38,8 @@ class SandboxState:
     `report_delay`: reports of an ended instance show duration 0 until that long after its end (None:
     processed at once). `account_daily_limit`: API calls a UTC day before the account-wide daily limit
     answers 429 (None: no limit). `seed` drives the order of same-instant events and the leave reasons.
+    `registrant_emails_shown`: whether events and reports show a registrant's registered email
+    (`simulation`'s notes say why both cases are played); `registrant_capacity`: Zoom's 4,999.
     """
 
     def __init__(
@@ -56,6 +59,8 @@ class SandboxState:
         report_delay: dt.timedelta | None = None,
         seed: int = 0,
         sleep: Callable[[float], None] = time.sleep,
+        registrant_emails_shown: bool = True,
+        registrant_capacity: int = CAPACITY,
     ):
         self.account_id = account_id
         self.client_id = client_id
@@ -69,14 +74,18 @@ class SandboxState:
         self.lock = threading.RLock()
         self.faults = Faults()
         self.calls: list[tuple[str, str, int]] = []
+        self.sent: list[tuple[str, str, Any]] = []  # (method, path, JSON body) of API calls with a body
         self.events: list[dict[str, Any]] = []
         self.deliver_webhooks = True
         self.duplicate_webhooks = False
         self.tokens = Tokens(token_ttl_seconds)
         self.users = Users()
         self.pager = Pager()
-        self.simulation = Simulation(account_id, seed=seed, report_delay=report_delay)
+        self.simulation = Simulation(
+            account_id, seed=seed, report_delay=report_delay, registrant_emails_shown=registrant_emails_shown
+        )
         self.book = MeetingBook("http://127.0.0.1", daily_write_limit)
+        self.registrations = Registrations(capacity=registrant_capacity)
         self._api_calls: dict[dt.date, int] = {}
         self._sender: WebhookSender | None = None
         for email in users:
@@ -99,9 +108,11 @@ class SandboxState:
             )
             return dict(self.users.add(user))
 
-    def record_call(self, method: str, path: str, status: int) -> None:
+    def record_call(self, method: str, path: str, status: int, body: Any = None) -> None:
         with self.lock:
             self.calls.append((method, path, status))
+            if body is not None:
+                self.sent.append((method, path, body))
 
     def count_calls(self, method: str | None = None, path_prefix: str | None = None) -> int:
         """How many API calls (not control calls) matched; e.g. count_calls("PATCH", "/v2/meetings/")."""
@@ -128,10 +139,38 @@ class SandboxState:
         with self.lock:
             self.tokens.invalidate_all()
 
+    def delete_meeting(self, meeting_id: int | str, occurrence: str | None = None) -> None:
+        """Delete a meeting (its registrations go with it) or one occurrence. Raises ApiError."""
+        with self.lock:
+            meeting = self.book.get(meeting_id)
+            self.book.delete(meeting.id, occurrence)
+            if occurrence is None:
+                self.registrations.drop(meeting.id)
+
     def delete_meeting_behind_your_back(self, meeting_id: int | str) -> None:
         """An admin deletes the meeting in Zoom's web portal: no API call is logged."""
         with self.lock:
-            self.book.delete(self._meeting(meeting_id).id)
+            self.delete_meeting(self._meeting(meeting_id).id)
+
+    def register_by_hand(
+        self, meeting_id: int | str, email: str, first_name: str, last_name: str = ""
+    ) -> str:
+        """Someone registers on the meeting's registration page (no API call is logged); returns the
+        personal join link Zoom shows them (empty while their registration waits for approval)."""
+        with self.lock:
+            meeting = self._meeting(meeting_id)
+            body = {"email": email, "first_name": first_name, "last_name": last_name}
+            try:
+                registrant = self.registrations.add(meeting, body, self.clock())
+            except ApiError as error:
+                raise SandboxError(f"registration refused: {error.message}") from None
+            return registrant.join_url(self.book.base_url) if registrant.status == "approved" else ""
+
+    def registrants(self, meeting_id: int | str) -> list[dict[str, Any]]:
+        """Every registration of the meeting, cancelled ones too (`status`), without an API call."""
+        with self.lock:
+            meeting = self._meeting(meeting_id)
+            return [r.listed(self.book.base_url) for r in self.registrations.all(meeting.id)]
 
     def edit_rooms_by_hand(self, meeting_id: int | str, rooms: list[dict[str, Any]]) -> None:
         """An admin rewrites the pre-assigned breakout rooms in the web portal."""
@@ -156,6 +195,12 @@ class SandboxState:
                 "account_id": self.account_id,
                 "users": self.users.all(),
                 "meetings": [meeting.to_json(now, previous=True) for meeting in self.book.all()],
+                "registrants": {
+                    str(meeting.id): [
+                        r.listed(self.book.base_url) for r in self.registrations.all(meeting.id)
+                    ]
+                    for meeting in self.book.all()
+                },
                 "instances": [
                     {
                         "meeting_id": instance.meeting_id,
@@ -170,6 +215,23 @@ class SandboxState:
                 "events": list(self.events),
                 "faults": self.faults.pending(),
             }
+
+    def _registrant_of(self, number: int, participant: Participant) -> tuple[str, str] | None:
+        """(registrant id, registered email) of the link `participant` joins with, when the meeting
+        requires registration; SandboxError when Zoom would not let them in."""
+        if not self.book.exists(number) or not requires_registration(self.book.get(number)):
+            return None
+        registrant = self.registrations.by_link(number, participant.join_url)
+        if registrant is None:
+            raise SandboxError(
+                f"meeting {number} requires registration: {participant.name} must join with a "
+                "registrant's personal join_url (the meeting's own link asks them to register)"
+            )
+        if registrant.status != "approved":
+            raise SandboxError(
+                f"{participant.name}'s registration is {registrant.status}: Zoom does not let them in"
+            )
+        return registrant.id, registrant.email
 
     def _meeting(self, meeting_id: int | str) -> Meeting:
         try:
@@ -213,9 +275,18 @@ class SandboxState:
         deliver: bool | None = None,
         duplicate: bool | None = None,
     ) -> int | None:
-        """`participant` connects (`meeting.participant_joined`; straight into their room if it is open)."""
+        """`participant` connects (`meeting.participant_joined`; straight into their room if it is open).
+
+        A meeting that requires registration lets in only people with an approved registrant's personal
+        link (`participant.join_url`); they carry its registrant id.
+        """
         number = _number(meeting_id)
-        return self._act(lambda: self.simulation.join(number, participant, at), deliver, duplicate)
+
+        def change() -> Events:
+            registrant = self._registrant_of(number, participant)
+            return self.simulation.join(number, participant, at, registrant=registrant)
+
+        return self._act(change, deliver, duplicate)
 
     def leave(
         self,

@@ -113,7 +113,9 @@ def refresh_session(storage: Storage, calendar: Calendar, session: SessionRecord
             members=expected_members(storage, fresh),
             edges=storage.presence(fresh.id),
             index=RosterIndex.build(
-                storage.students(active_only=False), confirmed=storage.confirmed_matches()
+                storage.students(active_only=False),
+                confirmed=storage.confirmed_matches(),
+                registrants=storage.registrant_ids(),
             ),
             overrides=storage.overrides(fresh.id),
             config=calendar.attendance,

@@ -97,7 +97,8 @@ class _Report:
 
 def _report(runtime: Runtime, uuid: str) -> _Report:
     """Participants of one instance: the report API, or the past-meeting API when the account's plan has
-    no reports. Each row is one segment of one `user_id`; a breakout room's row carries `bo_mtg_id`."""
+    no reports. Each row is one segment of one `user_id`; a breakout room's row carries `bo_mtg_id`, and
+    a report row the `registrant_id` of the personal link it joined with (past-meeting rows cannot)."""
     try:
         rows, source = list(runtime.zoom.iter_report_participants(uuid)), "report"
     except ZoomAPIError as error:
@@ -133,6 +134,7 @@ def _row_edges(row: dict[str, Any], uuid: str, source: str) -> Iterator[Edge]:
         name=cap_display_name(str(row.get("name") or "")),
         email=normalise_email(str(row.get("user_email") or row.get("email") or "")),
         zoom_user_id=str(row.get("participant_user_id") or row.get("id") or ""),
+        registrant_id=str(row.get("registrant_id") or ""),
     )
     # Rows of one instance are told apart by user_id; a row without one is its own stay.
     connection = str(row.get("user_id") or f"{identity.zoom_user_id or identity.name}@{to_utc_text(join)}")

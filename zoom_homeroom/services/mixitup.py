@@ -155,16 +155,25 @@ def formed_groups(storage: Storage, calendar: Calendar, week: int) -> StoredForm
 
 
 def sync_week(runtime: Runtime, week: int, *, dry_run: bool = False) -> SyncResult:
-    """Create or update the week's Mix It Up meeting with one room per group (same rules as homeroom)."""
+    """Create or update the week's Mix It Up meeting with one room per group (same rules as homeroom;
+    with registration on, the groups' members are its registrants)."""
     day = week_date(runtime.calendar, week)
     formation = formed_groups(runtime.storage, runtime.calendar, week)
-    emails = {student.id: student.email for student in runtime.storage.students(active_only=False)}
-    rooms = [(group.number, group.topic, [emails[s] for s in group.members]) for group in formation.groups]
+    students = {student.id: student for student in runtime.storage.students(active_only=False)}
+    rooms = [
+        (group.number, group.topic, [students[s].email for s in group.members]) for group in formation.groups
+    ]
     spec = mix_it_up_meeting_spec(runtime.calendar, day, week, rooms)
     session = week_session(runtime, week)
     members = [(student_id, group.number) for group in formation.groups for student_id in group.members]
     return sync_meeting(
-        runtime, spec, [session], {session.key: members}, label=f"Mix It Up week {week}", dry_run=dry_run
+        runtime,
+        spec,
+        [session],
+        {session.key: members},
+        label=f"Mix It Up week {week}",
+        students=[students[student_id] for student_id, _ in members],
+        dry_run=dry_run,
     )
 
 

@@ -8,7 +8,9 @@ the body Zoom last accepted (stored) and with Zoom's current meeting (one GET):
   keeps one set of breakout pre-assignments per series); hand edits in Zoom's portal are restored and
   reported;
 - the meeting is gone from Zoom (404, code 3001): it is created again and the new join link reported;
-- skipped dates' occurrences still in Zoom are deleted one by one.
+- skipped dates' occurrences still in Zoom are deleted one by one;
+- with registration on, the meeting's registrants are then made equal to its students
+  (`services.registration`).
 
 A change is recorded only after Zoom accepted it. A database lock per meeting keeps two syncs (the
 scheduler and an admin) from creating two meetings; a host's meetings are searched before any create,
@@ -33,16 +35,19 @@ from ..core.meetings import (
     homeroom_meeting_spec,
     occurrences_to_delete,
     patch_body,
+    requires_registration,
     start_instant,
     stored_spec_differs,
 )
 from ..core.models import HOMEROOM, MIX_IT_UP, PlannedSession, StoredMeeting, Student
 from ..core.planning import PlanningError, next_session, plan_sessions
+from ..core.registration import RegistrationError
 from ..core.times import parse_utc_text
 from ..errors import HomeroomError
 from ..runtime import Runtime
 from ..zoom import ZoomDailyLimitExceeded, ZoomError, ZoomNotFound
 from .intake import process_pending
+from .registration import sync_registrations
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +71,7 @@ class SyncResult:
     zoom_meeting_id: str | None = None
     join_url: str | None = None
     writes: int = 0
+    created: bool = False  # this sync made the meeting (so Zoom has no registrant for it yet)
 
     @property
     def changed(self) -> bool:
@@ -124,6 +130,7 @@ def sync_homeroom(runtime: Runtime, module: int, *, dry_run: bool = False) -> Sy
         sessions,
         {session.key: members for session in sessions},
         label=f"Mod {module}",
+        students=students,
         dry_run=dry_run,
     )
 
@@ -142,9 +149,11 @@ def sync_meeting(
     members: dict[str, list[tuple[int, int]]],
     *,
     label: str,
+    students: Sequence[Student] = (),
     dry_run: bool = False,
 ) -> SyncResult:
-    """Bring one meeting to `spec`, then store its sessions (and, for those not started, their members)."""
+    """Bring one meeting to `spec`, then store its sessions (and, for those not started, their members);
+    when the meeting requires registration, `students` are its registrants."""
     result = SyncResult(spec.key, label)
     with _meeting_lock(runtime, spec.key, dry_run=dry_run):
         try:
@@ -158,7 +167,35 @@ def sync_meeting(
             raise SyncError(f"{label}: {error}") from None
         if not dry_run:
             _store_sessions(runtime, spec, sessions, members, current)
+        _registrations(runtime, spec, current, students, result, dry_run=dry_run)
     return result
+
+
+def _registrations(
+    runtime: Runtime,
+    spec: MeetingSpec,
+    current: dict[str, Any] | None,
+    students: Sequence[Student],
+    result: SyncResult,
+    *,
+    dry_run: bool,
+) -> None:
+    """Registrants equal to `students` when the meeting requires registration; else no registrant call
+    at all (and the next time it is switched on, Zoom's list is read first)."""
+    if not requires_registration(spec.body):
+        if not dry_run and runtime.storage.registrations_checked(spec.key) is not None:
+            runtime.storage.forget_registrations_check(spec.key)
+        return
+    try:
+        result.actions += sync_registrations(
+            runtime, spec, current, students, label=result.label, created=result.created, dry_run=dry_run
+        )
+    except RegistrationError as error:
+        raise SyncError(str(error)) from None
+    except ZoomError as error:
+        raise SyncError(
+            f"{result.label}: the meeting is up to date but its registrations are not: {error}"
+        ) from None
 
 
 def _converge(
@@ -200,6 +237,7 @@ def _adopt_or_create(
     _spend_write(runtime, spec.host)
     created = runtime.zoom.create_meeting(spec.host, spec.body)
     result.writes += 1
+    result.created = True
     _record(runtime, spec, created, spec_body=spec.body)
     result.zoom_meeting_id, result.join_url = str(created["id"]), created.get("join_url")
     note = ": its join link changed" if recreating else ""

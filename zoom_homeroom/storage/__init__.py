@@ -1,8 +1,8 @@
 """Storage: the only code with SQL or table names. Methods are named by intent and return core models
 or typed rows.
 
-`Storage` is one facade over the areas, one module each (roster, sessions, deliveries, attendance,
-mixitup, users), all built on `db.Connection`: the connection, its writer queue and durable writes.
+`Storage` is one facade over the areas, one module each (roster, sessions, registrations, deliveries,
+attendance, mixitup, users), all built on `db.Connection`: the connection, its writer queue and durable writes.
 The schema is `migrations.py`. `StoragePool` shares connections among the threads of a process.
 """
 
@@ -16,6 +16,7 @@ from .db import StorageError, connect
 from .deliveries import DeliveryStore
 from .migrations import migrations
 from .mixitup import MixItUpStore
+from .registrations import RegistrationStore
 from .roster import RosterStore
 from .sessions import SessionStore
 from .users import UserStore
@@ -23,7 +24,9 @@ from .users import UserStore
 __all__ = ["Storage", "StorageError", "StoragePool", "connect"]
 
 
-class Storage(RosterStore, SessionStore, DeliveryStore, AttendanceStore, MixItUpStore, UserStore):
+class Storage(
+    RosterStore, SessionStore, RegistrationStore, DeliveryStore, AttendanceStore, MixItUpStore, UserStore
+):
     """All reads and writes of the service's state."""
 
     @classmethod

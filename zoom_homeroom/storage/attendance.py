@@ -138,13 +138,15 @@ class AttendanceStore(Connection):
                 edge.identity.zoom_user_id,
                 edge.participant_uuid,
                 edge.parent,
+                edge.identity.registrant_id,
             )
             for edge in edges
         ]
         before = self.db.conn.total_changes
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO presence (session_id, source, instance, connection, room, edge, at, name, "
-            "email, zoom_user_id, participant_uuid, parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "email, zoom_user_id, participant_uuid, parent, registrant_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         return self.db.conn.total_changes - before
@@ -163,7 +165,12 @@ class AttendanceStore(Connection):
                 room=row["room"],
                 kind=row["edge"],
                 at=parse_utc_text(row["at"]),
-                identity=ZoomIdentity(name=row["name"], email=row["email"], zoom_user_id=row["zoom_user_id"]),
+                identity=ZoomIdentity(
+                    name=row["name"],
+                    email=row["email"],
+                    zoom_user_id=row["zoom_user_id"],
+                    registrant_id=row["registrant_id"],
+                ),
                 instance=row["instance"],
                 participant_uuid=row["participant_uuid"],
                 parent=row["parent"],

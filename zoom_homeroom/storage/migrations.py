@@ -327,3 +327,51 @@ def m006_presence_by_instance(db: Database) -> None:
         UPDATE sessions SET dirty = dirty + 1
         """,
     )
+
+
+@migrations()
+def m007_registrations(db: Database) -> None:
+    """Zoom registration (`[sessions] registration`): students' personal join links and registrant ids.
+
+    A registration row is kept after a cancel and after its meeting is re-created in Zoom, so that
+    presence edges carrying an old registrant id still name their student. Presence edges get the
+    registrant id they carried. Nothing stored before has one: no registration existed.
+    """
+    _script(
+        db,
+        """
+        -- One registrant id Zoom issued a student for one Zoom meeting, with the personal join link.
+        CREATE TABLE registrations (
+            id INTEGER PRIMARY KEY,
+            meeting_key TEXT NOT NULL REFERENCES meetings (key),
+            zoom_meeting_id TEXT NOT NULL,       -- the Zoom meeting registered for (a re-created one is new)
+            student_id INTEGER NOT NULL REFERENCES students (id),
+            email TEXT NOT NULL,                 -- as registered, lower-cased
+            registrant_id TEXT NOT NULL,
+            join_url TEXT NOT NULL,              -- '' when Zoom sent none
+            status TEXT NOT NULL CHECK (status IN ('approved', 'cancelled')),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (zoom_meeting_id, registrant_id)
+        );
+        CREATE INDEX registrations_current ON registrations (meeting_key, zoom_meeting_id, status);
+        CREATE INDEX registrations_student ON registrations (student_id);
+        -- The Zoom meeting whose registrants the stored rows were last known to equal. No row (or
+        -- another meeting id): unknown, so the next sync reads Zoom's list before writing.
+        CREATE TABLE registration_checks (
+            meeting_key TEXT PRIMARY KEY REFERENCES meetings (key),
+            zoom_meeting_id TEXT NOT NULL,
+            checked_at TEXT NOT NULL
+        );
+        -- Registrations sent per Zoom meeting, email and UTC day: Zoom refuses a 4th.
+        CREATE TABLE registrant_calls (
+            zoom_meeting_id TEXT NOT NULL,
+            email TEXT NOT NULL,
+            day TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (zoom_meeting_id, email, day)
+        );
+        ALTER TABLE presence ADD COLUMN registrant_id TEXT NOT NULL DEFAULT '';
+        CREATE INDEX presence_registrant ON presence (registrant_id) WHERE registrant_id <> ''
+        """,
+    )

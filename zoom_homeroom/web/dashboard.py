@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..core.models import HOMEROOM, MIX_IT_UP, STATUSES, Calendar, SessionRecord, Student
 from ..core.times import parse_utc_text
-from ..services import attendance
+from ..services import attendance, registration
 from ..storage import Storage
 from ..storage.attendance import AttendanceRow, StatusCount
 from .auth import error_page
@@ -340,7 +340,18 @@ def student_page(student_id: int) -> ResponseReturnValue:
         counts=counts,
         rate=attendance_rate(counts),
         history=storage.group_history(student_id),
+        registration=runtime.calendar.sessions.registration,
+        join_url=_personal_link(runtime.calendar, storage, student),
     )
+
+
+def _personal_link(calendar: Calendar, storage: Storage, student: Student) -> str | None:
+    """The student's personal homeroom link when registration is on (only a web address is a link)."""
+    key = registration.homeroom_meeting_key(calendar, student.module)
+    if not calendar.sessions.registration or key is None or student.id is None:
+        return None
+    url = registration.personal_join_url(storage, key, student.id)
+    return url if url and url.startswith(("https://", "http://")) else None
 
 
 # -- a module ----------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from .errors import (
     ZoomError,
     ZoomNotFound,
     ZoomRateLimited,
+    ZoomRegistrantDailyLimit,
+    ZoomRegistrationNotEnabled,
     ZoomServerError,
 )
 
@@ -34,6 +36,8 @@ __all__ = [
     "ZoomError",
     "ZoomNotFound",
     "ZoomRateLimited",
+    "ZoomRegistrantDailyLimit",
+    "ZoomRegistrationNotEnabled",
     "ZoomServerError",
     "make_client",
 ]

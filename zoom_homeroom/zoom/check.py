@@ -1,7 +1,7 @@
 """`homeroom config check --zoom`: can the configured app do what the service needs?
 
-It gets a token, compares the granted scopes with the calls the service makes, and looks up every
-host in the calendar. Each problem is one line that says what to fix.
+It gets a token, compares the granted scopes with the calls the service makes (the registrant calls
+too when the calendar switches registration on), and looks up every host in the calendar. Each problem is one line that says what to fix.
 """
 
 from __future__ import annotations
@@ -87,6 +87,30 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("read users", (ScopeNeed("GET /users/{userId}", "user:read:admin", "user:read:user:admin"),)),
 )
 USERS_CAPABILITY = "read users"
+# Checked only with `[sessions] registration = true`: the registrant calls of `services.registration`.
+REGISTRATION_CAPABILITY = Capability(
+    "register students (registration is on)",
+    (
+        ScopeNeed(
+            "POST /meetings/{meetingId}/registrants", "meeting:write:admin", "meeting:write:registrant:admin"
+        ),
+        ScopeNeed(
+            "GET /meetings/{meetingId}/registrants",
+            "meeting:read:admin",
+            "meeting:read:list_registrants:admin",
+        ),
+        ScopeNeed(
+            "PUT /meetings/{meetingId}/registrants/status",
+            "meeting:write:admin",
+            "meeting:update:registrant_status:admin",
+        ),
+        ScopeNeed(
+            "POST /meetings/{meetingId}/batch_registrants",
+            "meeting:write:admin",
+            "meeting:write:batch_registrants:admin",
+        ),
+    ),
+)
 
 
 def check_zoom(
@@ -101,7 +125,8 @@ def check_zoom(
         return [f"Zoom credentials: {error}"]
     except ZoomError as error:
         return [f"Zoom: could not get an access token: {error}"]
-    missing = missing_capabilities(scopes)
+    registration = calendar is not None and calendar.sessions.registration
+    missing = missing_capabilities(scopes, registration=registration)
     problems = [_scope_problem(capability, scopes) for capability in missing]
     if calendar is None:
         return problems
@@ -111,9 +136,11 @@ def check_zoom(
     return problems + _host_problems(client, calendar, str(settings.config_path))
 
 
-def missing_capabilities(scopes: frozenset[str]) -> list[Capability]:
-    """The capabilities with at least one call that none of `scopes` allows."""
-    return [c for c in CAPABILITIES if not all(need.granted(scopes) for need in c.needs)]
+def missing_capabilities(scopes: frozenset[str], *, registration: bool = False) -> list[Capability]:
+    """The capabilities with at least one call that none of `scopes` allows (the registrant calls
+    only when registration is on)."""
+    wanted = (*CAPABILITIES, REGISTRATION_CAPABILITY) if registration else CAPABILITIES
+    return [c for c in wanted if not all(need.granted(scopes) for need in c.needs)]
 
 
 def _scope_problem(capability: Capability, scopes: frozenset[str]) -> str:

@@ -1,4 +1,4 @@
-"""ZoomClient: the Meetings, Reports and Users calls the service makes, with retries.
+"""ZoomClient: the Meetings, Registrants, Reports and Users calls the service makes, with retries.
 
 Every call goes through `requests` with a timeout and a bearer token from the auth object. 429, 5xx
 and connection failures are retried with capped exponential backoff and full jitter, honouring
@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -28,6 +28,7 @@ from .errors import (
     ZoomDailyLimitExceeded,
     ZoomError,
     ZoomRateLimited,
+    ZoomRegistrantDailyLimit,
     ZoomServerError,
     error_for_response,
 )
@@ -35,6 +36,7 @@ from .errors import (
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 300
+REGISTRANTS_PER_CALL = 30  # batch registration and status updates (the spec: at most 30)
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 30.0
 # A longer Retry-After is not worth blocking a job for: the caller gets ZoomRateLimited instead.
@@ -78,7 +80,7 @@ class Backoff:
 
 
 def _retryable(error: ZoomError) -> bool:
-    if isinstance(error, ZoomDailyLimitExceeded | ZoomAccountDailyLimit):
+    if isinstance(error, ZoomDailyLimitExceeded | ZoomAccountDailyLimit | ZoomRegistrantDailyLimit):
         return False  # nothing changes before the limit resets (midnight UTC for the host's)
     return isinstance(error, ZoomRateLimited | ZoomServerError | ZoomConnectionError)
 
@@ -198,6 +200,44 @@ class ZoomClient:
                 return meeting
         return None
 
+    # -- registrants (Zoom registration: a personal join link per registrant) -------------------
+
+    def add_registrant(self, meeting_id: int | str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /meetings/{meetingId}/registrants: the registration (`registrant_id`, `join_url`).
+
+        Zoom answers a registration of an email already registered with the existing registration
+        (a developer-forum report on the webinar twin of this call), so repeating it after a 5xx or a
+        lost answer makes no second one; every call counts towards the email's 3 a day all the same.
+        """
+        return _json(self._request("POST", f"/meetings/{_segment(meeting_id)}/registrants", body=body))
+
+    def add_batch_registrants(
+        self, meeting_id: int | str, registrants: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """POST /meetings/{meetingId}/batch_registrants: at most 30, scheduled meetings (type 2) only;
+        each answer entry has `email`, `registrant_id` and `join_url`."""
+        _check_batch(registrants)
+        path = f"/meetings/{_segment(meeting_id)}/batch_registrants"
+        answer = _json(self._request("POST", path, body={"registrants": list(registrants)}))
+        return list(answer.get("registrants") or [])
+
+    def iter_registrants(
+        self, meeting_id: int | str, *, status: str = "approved"
+    ) -> Iterator[dict[str, Any]]:
+        """GET /meetings/{meetingId}/registrants with this status, every page."""
+        return self._paginate(
+            f"/meetings/{_segment(meeting_id)}/registrants", "registrants", {"status": status}
+        )
+
+    def update_registrant_status(
+        self, meeting_id: int | str, action: str, registrants: Sequence[dict[str, str]]
+    ) -> None:
+        """PUT /meetings/{meetingId}/registrants/status (204): approve, cancel or deny at most 30
+        registrants, each `{id, email}`."""
+        _check_batch(registrants)
+        path = f"/meetings/{_segment(meeting_id)}/registrants/status"
+        self._request("PUT", path, body={"action": action, "registrants": list(registrants)})
+
     # -- past meetings and reports ------------------------------------------------------------
 
     def list_past_instances(self, meeting_id: int | str) -> list[dict[str, Any]]:
@@ -210,8 +250,13 @@ class ZoomClient:
         return self._paginate(f"/past_meetings/{_segment(meeting_uuid)}/participants", "participants")
 
     def iter_report_participants(self, meeting_uuid: str) -> Iterator[dict[str, Any]]:
-        """GET /report/meetings/{meetingUUID}/participants, every page."""
-        return self._paginate(f"/report/meetings/{_segment(meeting_uuid)}/participants", "participants")
+        """GET /report/meetings/{meetingUUID}/participants, every page, with each row's `registrant_id`.
+
+        The spec returns `registrant_id` only when asked (`include_fields=registrant_id`); asking is
+        harmless for a meeting without registration (the field is then empty), so it is always asked.
+        """
+        path = f"/report/meetings/{_segment(meeting_uuid)}/participants"
+        return self._paginate(path, "participants", {"include_fields": "registrant_id"})
 
     # -- users and scopes ---------------------------------------------------------------------
 
@@ -296,6 +341,11 @@ class ZoomClient:
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=self._timeout,
         )
+
+
+def _check_batch(registrants: Sequence[object]) -> None:
+    if len(registrants) > REGISTRANTS_PER_CALL:
+        raise ValueError(f"{len(registrants)} registrants in one call; Zoom takes {REGISTRANTS_PER_CALL}")
 
 
 def _persistent_401(response: requests.Response, now: dt.datetime) -> ZoomAuthError:

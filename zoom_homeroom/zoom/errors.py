@@ -9,8 +9,12 @@
         ├── ZoomRateLimited        429, .retry_after (seconds or None)
         │   ├── ZoomDailyLimitExceeded
         │   │                      the host's daily create/update limit: .host, .reset_at (next 00:00 UTC)
-        │   └── ZoomAccountDailyLimit
-        │                          the account's daily API limit: .reset_at (Retry-After, else 00:00 UTC)
+        │   ├── ZoomAccountDailyLimit
+        │   │                      the account's daily API limit: .reset_at (Retry-After, else 00:00 UTC)
+        │   └── ZoomRegistrantDailyLimit
+        │                          one email registered 3 times today for one meeting: .reset_at (00:00 UTC)
+        ├── ZoomRegistrationNotEnabled
+        │                          a registrant call on a meeting that does not require registration
         └── ZoomServerError        5xx
 
 Messages are one readable line naming the call and what Zoom said. They never carry tokens,
@@ -33,6 +37,16 @@ import requests
 # limits" page for the texts; a rate-limit reference with captured headers for the header values).
 _HOST_DAILY_MARKERS = ("particular user", "user level")
 _DAILY_MARKER = "daily rate limit"
+# The per-registrant limit (3 registrations of one email for one meeting a UTC day) names the registrant:
+# "You have exceeded the daily rate limit (3) of Webinar Batch Registration API requests permitted for
+# (...) this particular registrant. ..." and, more recently, "You have exceeded the daily rate limit of
+# (3) for Add a webinar registrant API requests for the registrant (...). ..." (both quoted from Zoom in
+# its developer forum; a Zoom reply there confirms the meeting endpoint counts per meeting and email).
+_REGISTRANT_MARKER = "registrant"
+# A registrant call on a meeting whose approval_type is 2: the spec's batch_registrants 400 list has
+# "Registration has not been enabled for this meeting: {meetingId}" (code 404), the text another
+# project quotes from the single-registrant call too.
+_REGISTRATION_OFF_MARKER = "registration has not been enabled"
 _DAILY_LIMIT_TYPE = "daily-limit"
 _MAX_MESSAGE_CHARS = 300
 
@@ -167,6 +181,32 @@ class ZoomAccountDailyLimit(ZoomRateLimited):
         )
 
 
+class ZoomRegistrantDailyLimit(ZoomRateLimited):
+    """Zoom refuses to register this email for this meeting again until `.reset_at` (00:00 UTC): it
+    allows 3 registrations of one email a day per meeting. The other registrants are not affected."""
+
+    def __init__(
+        self,
+        status: int,
+        code: int | None,
+        message: str,
+        url: str,
+        *,
+        method: str = "",
+        reset_at: dt.datetime,
+    ) -> None:
+        self.reset_at = reset_at
+        super().__init__(status, code, message, url, method=method, retry_after=None)
+
+    def _describe(self) -> str:
+        return f"{ZoomAPIError._describe(self)} (it resets at {self.reset_at:%Y-%m-%d %H:%M} UTC)"
+
+
+class ZoomRegistrationNotEnabled(ZoomAPIError):
+    """A registrant call on a meeting that does not require registration (`approval_type` 2): Zoom
+    drops the setting for a host who is not a Licensed user, and a meeting can lose it in the portal."""
+
+
 def error_for_response(
     response: requests.Response,
     *,
@@ -189,6 +229,8 @@ def error_for_response(
         return _rate_limited(response, code, message, url, method=method, now=now, host=host)
     if status >= 500:
         return ZoomServerError(status, code, message, url, method=method)
+    if _REGISTRATION_OFF_MARKER in message.lower():
+        return ZoomRegistrationNotEnabled(status, code, message, url, method=method)
     return ZoomAPIError(status, code, message, url, method=method)
 
 
@@ -202,9 +244,13 @@ def _rate_limited(
     now: dt.datetime,
     host: str | None,
 ) -> ZoomRateLimited:
-    """The 429's kind: the host's daily limit, the account's daily limit, or a short-lived limit."""
+    """The 429's kind: a registrant's, the host's or the account's daily limit, or a short-lived limit."""
     text = message.lower()
     retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+    if _DAILY_MARKER in text and _REGISTRANT_MARKER in text:
+        return ZoomRegistrantDailyLimit(
+            429, code, message, url, method=method, reset_at=next_utc_midnight(now)
+        )
     if _DAILY_MARKER in text and any(marker in text for marker in _HOST_DAILY_MARKERS):
         return ZoomDailyLimitExceeded(
             429, code, message, url, method=method, host=host, reset_at=next_utc_midnight(now)
