@@ -45,7 +45,9 @@ def test_presence_by_instance_rebuilds_webhook_edges_from_the_stored_deliveries(
             )
             storage.db.execute("UPDATE sessions SET dirty = 0")
 
-        assert storage.migrate() == ["m006_presence_by_instance"]
+        later = [m.name for m in migrations.pending(storage.db) if m.name != "m006_presence_by_instance"]
+        migrations.apply(storage.db, stop_before=later[:1] or None)
+        assert storage.schema_version()[-1] == "m006_presence_by_instance"
 
         kept = storage.presence(session.id)
         assert [(edge.source, edge.instance, edge.connection) for edge in kept] == [
