@@ -356,3 +356,22 @@ def m007_attendance_outside_the_write_lock(db: Database) -> None:
         UPDATE sessions SET dirty = dirty + 1
         """,
     )
+
+
+@migrations()
+def m008_user_sessions(db: Database) -> None:
+    """Dashboard sign-ins kept server-side, so signing out (or removing a user, or changing their
+    password) ends a session even for a copy of its cookie. The cookie carries a random session id;
+    only its sha256 is stored."""
+    _script(
+        db,
+        """
+        CREATE TABLE user_sessions (
+            id_hash TEXT PRIMARY KEY,            -- sha256 hex of the session id in the signed cookie
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX user_sessions_user ON user_sessions (user_id)
+        """,
+    )
