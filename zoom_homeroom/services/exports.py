@@ -7,8 +7,14 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-# Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection): the ASCII signs,
+# tab and carriage return (OWASP's list), and the full-width and small forms of the signs, which some
+# spreadsheets fold to ASCII before they look.
+_FORMULA_STARTS = (
+    "=", "+", "-", "@", "\t", "\r",
+    "\uff1d", "\uff0b", "\uff0d", "\uff20",  # ＝ ＋ － ＠ (full width)
+    "\ufe66", "\ufe62", "\ufe63", "\ufe6b",  # ﹦ ﹢ ﹣ ﹫ (small)
+)  # fmt: skip
 
 
 def safe_cell(value: Any) -> str:
