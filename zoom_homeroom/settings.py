@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from .core.calendar import CalendarError, parse_calendar
 from .core.models import Calendar
+from .core.text import NotUtf8Error, decode_utf8
 from .errors import HomeroomError
 
 DEFAULT_API_URL = "https://api.zoom.us/v2"
@@ -163,13 +164,17 @@ def sandbox_settings(sandbox: SandboxEndpoints, *, database: Path, config: Path)
 
 
 def load_calendar(path: Path) -> Calendar:
-    """Read and validate the calendar file; ConfigError names the file and every problem in it."""
+    """Read and validate the calendar file; ConfigError names the file and every problem in it.
+
+    A leading UTF-8 byte order mark (Notepad writes one) is dropped, as in the CSV files."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode_utf8(path.read_bytes())
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file (set HOMEROOM_CONFIG)"]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError([f"{path}: cannot be read: {error}"]) from None
+    except NotUtf8Error as error:
+        raise ConfigError([f"{path} {error}"]) from None
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot be read: {error.strerror or error}"]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
