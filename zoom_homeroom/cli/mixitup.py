@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..core.text import printable
 from ..runtime import Runtime
 from ..services import mixitup as service
 from ..services.exports import table_text
@@ -36,7 +37,7 @@ def import_poll(runtime: Runtime, file: Path, week: int) -> None:
             topics[answer.topic] = topics.get(answer.topic, 0) + 1
     click.echo(f"week {week}: {len(answers)} answers from {students} students")
     for topic, count in sorted(topics.items(), key=lambda item: (-item[1], item[0])):
-        click.echo(f"  {count:3d} first choices: {topic}")
+        click.echo(f"  {count:3d} first choices: {printable(topic)}")
 
 
 @mixitup.command("form")
@@ -64,7 +65,7 @@ def form(runtime: Runtime, week: int, seed: int | None, time_limit: float, as_js
         click.echo(json.dumps({"week": week, "groups": groups, "quality": quality}, indent=2))
         return
     for group in groups:
-        click.echo(f"{group['number']:3d} · {group['topic']}: {', '.join(group['members'])}")
+        click.echo(printable(f"{group['number']:3d} · {group['topic']}: {', '.join(group['members'])}"))
     q = formation.quality
     click.echo(
         f"quality: {q.students} students in {q.groups} groups; {service.quality_summary(q.as_dict())} "

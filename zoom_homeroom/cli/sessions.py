@@ -9,6 +9,7 @@ import click
 
 from ..core.meetings import diff_meeting, stored_spec_differs
 from ..core.models import PlannedSession
+from ..core.text import printable
 from ..core.times import to_utc_text
 from ..runtime import Runtime
 from ..services.sync import SyncError, homeroom_plan, sync_homeroom
@@ -97,7 +98,7 @@ def _print_plan(item: dict[str, Any]) -> None:
         click.echo(f"  skipped: {day} (its occurrence is deleted at sync)")
     for room in item["rooms"]:
         people = ", ".join(f"{p['name']} <{p['email']}>" for p in room["participants"])
-        click.echo(f"  {room['name']}: {people}")
+        click.echo(printable(f"  {room['name']}: {people}"))
 
 
 @cli.command("sync")
