@@ -20,7 +20,7 @@ CLI_USER = "cli"
 
 def _filters(command):
     command = click.option("--week", type=click.IntRange(1, 60), help="Only this week.")(command)
-    return click.option("--module", type=int, help="Only this module.")(command)
+    return click.option("--module", type=click.IntRange(1, 999), help="Only this module.")(command)
 
 
 @cli.group("attendance", invoke_without_command=True)

@@ -42,7 +42,11 @@ def import_poll(runtime: Runtime, file: Path, week: int) -> None:
 
 @mixitup.command("form")
 @WEEK
-@click.option("--seed", type=int, help="Random seed (default: from the date; same seed, same groups).")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    help="Random seed (default: from the date; same seed, same groups).",
+)
 @click.option(
     "--time-limit",
     default=service.DEFAULT_TIME_LIMIT_SECONDS,

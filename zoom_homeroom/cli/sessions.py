@@ -15,7 +15,9 @@ from ..runtime import Runtime
 from ..services.sync import SyncError, homeroom_plan, sync_homeroom
 from . import cli, pass_runtime
 
-MODULE_OPTION = click.option("--module", "module", type=int, help="Only this module (default: every module).")
+MODULE_OPTION = click.option(
+    "--module", "module", type=click.IntRange(1, 999), help="Only this module (default: every module)."
+)
 
 
 @cli.command("plan")
