@@ -9,6 +9,7 @@ import click
 from ..core.planning import calendar_notes
 from ..runtime import Runtime
 from ..services import jobs
+from ..services.users import demo_user_warnings
 from ..settings import check_all
 from ..zoom.check import check_zoom
 from . import cli, pass_runtime
@@ -44,6 +45,9 @@ def config_check(ctx: click.Context, contact_zoom: bool) -> None:
         problems.extend(check_zoom(settings, calendar))
     elif contact_zoom:
         problems.append("--zoom: skipped, the Zoom credentials are incomplete")
+    if settings is not None:
+        for warning in demo_user_warnings(settings):
+            click.echo(f"warning: {warning}", err=True)
     for problem in problems:
         click.echo(f"problem: {problem}", err=True)
     if problems:

@@ -37,6 +37,10 @@ class UserStore(Connection):
                 self.db.execute("DELETE FROM users WHERE email = ?", [normalise_email(email)]).rowcount == 1
             )
 
+    def has_users(self) -> bool:
+        """Whether the database has its users table yet (a database never migrated has not)."""
+        return self.db["users"].exists()
+
     def user_by_email(self, email: str) -> User | None:
         row = next(self.db.query("SELECT * FROM users WHERE email = ?", [normalise_email(email)]), None)
         return _user(row) if row else None
