@@ -227,3 +227,49 @@ def test_an_edge_stored_while_attendance_is_computed_leaves_the_session_stale(
     service.refresh_session(storage, calendar, session)
     assert storage.dirty_count(session.id) == 0
     assert storage.unmatched_participant(session.id, "user:late-guest") is not None
+
+
+def test_every_source_caps_names_emails_and_ids_before_storing():
+    from zoom_homeroom.core.events import parse_event
+    from zoom_homeroom.core.matching import MAX_DISPLAY_NAME, MAX_ZOOM_ID, zoom_identity
+
+    long_email = "a" * 250 + "@x.org"
+    assert zoom_identity("  " + "N" * 500, long_email, "u" * 500) == ZoomIdentity(
+        "N" * MAX_DISPLAY_NAME, "", "u" * MAX_ZOOM_ID
+    )
+    assert zoom_identity("Ada", " ADA@X.org ", "zu-1") == ZoomIdentity("Ada", "ada@x.org", "zu-1")
+    body = json.loads(guest_join("85746065432", 1, name="x" * 1000))
+    participant = body["payload"]["object"]["participant"]
+    participant.update(user_id="9" * 300, participant_uuid="p" * 300, email=long_email, id="i" * 300)
+    body["payload"]["object"]["uuid"] = "U" * 300
+    event = parse_event(body)
+    assert (len(event.identity.name), event.identity.email, len(event.identity.zoom_user_id)) == (64, "", 128)
+    assert (event.connection, event.participant_uuid, event.meeting_uuid) == ("9" * 128, "p" * 128, "U" * 128)
+
+
+def test_the_migration_caps_what_was_stored_before(tmp_path, calendar):
+    from tests.webhook_bodies import store_known_session
+    from zoom_homeroom.storage import Storage, connect
+    from zoom_homeroom.storage.migrations import migrations
+
+    path = tmp_path / "old.db"
+    old = connect(path)
+    migrations.apply(old, stop_before="m007_attendance_outside_the_write_lock")
+    old.close()
+    storage = Storage.open(path, migrate=False)
+    try:
+        session = store_known_session(storage, now=dt.datetime(2027, 1, 5, tzinfo=dt.UTC))
+        with storage.write():
+            storage.db.execute(
+                "INSERT INTO presence (session_id, source, instance, connection, room, edge, at, name, email, "
+                "zoom_user_id) VALUES (?, 'report', ?, ?, '', 'join', '2027-01-06T20:01:00Z', ?, ?, ?)",
+                [session.id, "I" * 300, "c" * 300, " " + "N" * 200_000, "e" * 300 + "@x.org", "z" * 300],
+            )
+            storage.db.execute("UPDATE sessions SET dirty = 0")
+        storage.migrate()
+        (edge,) = storage.presence(session.id)
+        assert edge.identity == ZoomIdentity("N" * 64, "", "z" * 128)
+        assert (edge.connection, edge.instance) == ("c" * 128, "I" * 128)
+        assert storage.dirty_count(session.id) == 1  # recomputed at the next read
+    finally:
+        storage.close()
