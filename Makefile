@@ -42,6 +42,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/mixitup.py
 	$(BIN)/python bench/zoom_calls.py
 	$(BIN)/python bench/reading.py
+	$(BIN)/python bench/unmatched_read.py
 	$(BIN)/python bench/webhook_intake.py
 
 clean:

@@ -6,9 +6,11 @@ repr, a log line or an error: problems name the variable, never its value.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import tomllib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +19,20 @@ from urllib.parse import urlsplit
 
 from .core.calendar import CalendarError, parse_calendar
 from .core.models import Calendar
+from .core.planning import unplannable_modules
+from .core.text import NotUtf8Error, decode_utf8
 from .errors import HomeroomError
 
 DEFAULT_API_URL = "https://api.zoom.us/v2"
 DEFAULT_OAUTH_TOKEN_URL = "https://zoom.us/oauth/token"
 DEFAULT_DATABASE = "homeroom.db"
 DEFAULT_CONFIG = "config/homeroom.toml"
-MIN_SECRET_KEY_LENGTH = 16
+MIN_SECRET_KEY_LENGTH = 16  # the web service refuses to start with less
+# What `config check` asks of a production key: 32 bytes, and no sign of being typed or patterned.
+GOOD_SECRET_KEY_BYTES = 32
+MIN_SECRET_KEY_BITS = 96  # estimated from the key's own characters (token_hex(16) gives about 120)
+MIN_SECRET_KEY_DISTINCT = 10
+KEY_ADVICE = "python -c 'import secrets; print(secrets.token_hex(32))'"
 
 ZOOM_CREDENTIALS = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
 
@@ -163,13 +172,17 @@ def sandbox_settings(sandbox: SandboxEndpoints, *, database: Path, config: Path)
 
 
 def load_calendar(path: Path) -> Calendar:
-    """Read and validate the calendar file; ConfigError names the file and every problem in it."""
+    """Read and validate the calendar file; ConfigError names the file and every problem in it.
+
+    A leading UTF-8 byte order mark (Notepad writes one) is dropped, as in the CSV files."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode_utf8(path.read_bytes())
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file (set HOMEROOM_CONFIG)"]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError([f"{path}: cannot be read: {error}"]) from None
+    except NotUtf8Error as error:
+        raise ConfigError([f"{path} {error}"]) from None
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot be read: {error.strerror or error}"]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -198,7 +211,43 @@ def check_all(
     except ConfigError as error:
         problems.extend(error.problems)
     problems.extend(_unset_problems(environ))
+    problems.extend(secret_key_problems(environ.get("HOMEROOM_SECRET_KEY", "").strip()))
+    if calendar is not None:
+        problems.extend(f"{_config_path(environ)}: {problem}" for problem in unplannable_modules(calendar))
     return settings, calendar, problems
+
+
+def secret_key_problems(key: str) -> list[str]:
+    """What `config check` finds wrong with a HOMEROOM_SECRET_KEY the service would accept: shorter
+    than 32 bytes, or of low entropy (few distinct characters, a repeated pattern, too few estimated
+    bits). Nothing for a missing or too short key: `load_settings` reports those. Never the key."""
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return []
+    size = len(key.encode("utf-8"))
+    if size < GOOD_SECRET_KEY_BYTES:
+        return [
+            f"HOMEROOM_SECRET_KEY is {size} bytes: use at least {GOOD_SECRET_KEY_BYTES} random bytes ({KEY_ADVICE})"
+        ]
+    if _repeats(key) or len(set(key)) < MIN_SECRET_KEY_DISTINCT or _estimated_bits(key) < MIN_SECRET_KEY_BITS:
+        return [
+            f"HOMEROOM_SECRET_KEY has low entropy (repeated or patterned characters): generate one ({KEY_ADVICE})"
+        ]
+    return []
+
+
+def _estimated_bits(key: str) -> float:
+    """The key's length times the Shannon entropy of its characters: a random key scores near its
+    real strength, a typed phrase or a pattern well below it."""
+    counts = Counter(key)
+    per_char = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    return per_char * len(key)
+
+
+def _repeats(key: str) -> bool:
+    """Whether the key is a shorter string repeated ("abcabcabc…")."""
+    return any(
+        key == (key[:size] * (len(key) // size + 1))[: len(key)] for size in range(1, len(key) // 2 + 1)
+    )
 
 
 def _unset_problems(environ: Mapping[str, str]) -> list[str]:

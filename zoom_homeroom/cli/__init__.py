@@ -1,7 +1,8 @@
 """The `homeroom` command. One click group; each area's commands live in a module of this package.
 
 A user's mistake (any `HomeroomError`) becomes its lines and exit status 1, here and nowhere else;
-never a traceback.
+never a traceback. Text from outside (names, emails, topics) is printed through `core.text.printable`,
+so an escape sequence or a carriage return in a display name cannot act on the terminal.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import click
 
+from ..core.text import printable
 from ..errors import HomeroomError
 from ..logs import configure_logging
 from ..runtime import Runtime
@@ -27,7 +29,7 @@ class HomeroomGroup(click.Group):
         try:
             return super().invoke(ctx)
         except HomeroomError as error:
-            raise click.ClickException("\n".join(error.lines())) from None
+            raise click.ClickException("\n".join(printable(line) for line in error.lines())) from None
 
 
 @click.group(cls=HomeroomGroup)

@@ -10,6 +10,7 @@ from ..core.calendar import calendar_warnings
 from ..core.planning import calendar_notes
 from ..runtime import Runtime
 from ..services import jobs
+from ..services.users import demo_user_warnings
 from ..settings import check_all
 from ..zoom.check import check_zoom
 from . import cli, pass_runtime
@@ -57,6 +58,8 @@ def config_check(ctx: click.Context, contact_zoom: bool) -> None:
         problems.extend(check_zoom(settings, calendar))
     elif contact_zoom:
         problems.append("--zoom: skipped, the Zoom credentials are incomplete")
+    if settings is not None:
+        warnings.extend(demo_user_warnings(settings))
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     for problem in problems:

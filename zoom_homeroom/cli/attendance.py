@@ -8,6 +8,7 @@ import json
 import click
 
 from ..core.models import SESSION_KINDS
+from ..core.text import printable
 from ..runtime import Runtime
 from ..services import attendance as service
 from ..services import backfill as backfill_service
@@ -19,7 +20,7 @@ CLI_USER = "cli"
 
 def _filters(command):
     command = click.option("--week", type=click.IntRange(1, 60), help="Only this week.")(command)
-    return click.option("--module", type=int, help="Only this module.")(command)
+    return click.option("--module", type=click.IntRange(1, 999), help="Only this module.")(command)
 
 
 @cli.group("attendance", invoke_without_command=True)
@@ -74,11 +75,9 @@ def unmatched(runtime: Runtime, module: int | None, week: int | None) -> None:
         click.echo("no unmatched participants")
         return
     for row in rows:
-        names = [f"{student.name} <{student.email}>" for student in fresh.candidates(row)]
-        click.echo(
-            f"{row.session_key}  {row.ident}  {row.name or '-'} {row.email or ''}".rstrip()
-            + f"  {row.minutes} min  ({row.reason})"
-        )
+        names = [printable(f"{student.name} <{student.email}>") for student in fresh.candidates(row)]
+        who = printable(f"{row.ident}  {row.name or '-'} {row.email or ''}".rstrip())
+        click.echo(f"{row.session_key}  {who}  {row.minutes} min  ({row.reason})")
         if names:
             click.echo(f"    candidates: {'; '.join(names)}")
 
@@ -105,7 +104,7 @@ def match(
     message = service.assign_participant(
         runtime, session=session, ident=ident, student_email=student_email, set_by=set_by
     )
-    click.echo(message)
+    click.echo(printable(message))
 
 
 def _override_command(name: str, status: str | None, help_text: str):
@@ -120,7 +119,7 @@ def _override_command(name: str, status: str | None, help_text: str):
         service.set_override(
             runtime, session=session, student_email=email, status=status, note=note, set_by=set_by
         )
-        click.echo(f"{email}: {status or 'computed status restored'} for {session_key}")
+        click.echo(printable(f"{email}: {status or 'computed status restored'} for {session_key}"))
 
     return command
 

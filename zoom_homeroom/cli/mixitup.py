@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..core.formation import quality_summary
+from ..core.text import printable
 from ..runtime import Runtime
 from ..services import mixitup as service
 from ..services.exports import table_text
@@ -37,12 +38,16 @@ def import_poll(runtime: Runtime, file: Path, week: int) -> None:
             topics[answer.topic] = topics.get(answer.topic, 0) + 1
     click.echo(f"week {week}: {len(answers)} answers from {students} students")
     for topic, count in sorted(topics.items(), key=lambda item: (-item[1], item[0])):
-        click.echo(f"  {count:3d} first choices: {topic}")
+        click.echo(f"  {count:3d} first choices: {printable(topic)}")
 
 
 @mixitup.command("form")
 @WEEK
-@click.option("--seed", type=int, help="Random seed (default: from the date; same seed, same groups).")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    help="Random seed (default: from the date; same seed, same groups).",
+)
 @click.option(
     "--time-limit",
     default=service.DEFAULT_TIME_LIMIT_SECONDS,
@@ -65,7 +70,7 @@ def form(runtime: Runtime, week: int, seed: int | None, time_limit: float, as_js
         click.echo(json.dumps({"week": week, "groups": groups, "quality": quality}, indent=2))
         return
     for group in groups:
-        click.echo(f"{group['number']:3d} · {group['topic']}: {', '.join(group['members'])}")
+        click.echo(printable(f"{group['number']:3d} · {group['topic']}: {', '.join(group['members'])}"))
     q = formation.quality
     click.echo(
         f"quality: {q.students} students in {q.groups} groups (seed {used_seed}); {quality_summary(quality)}"

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..core.roster import parse_roster, roster_changes
+from ..core.text import printable
 from ..runtime import Runtime
 from . import cli, pass_runtime
 
@@ -30,12 +31,14 @@ def roster_import(runtime: Runtime, file: Path, dry_run: bool) -> None:
     for change in changes:
         click.echo(change.summary())
         for move in change.moved:
-            click.echo(f"  moved: {move.email} from group {move.from_group} to group {move.to_group}")
+            click.echo(
+                f"  moved: {printable(move.email)} from group {move.from_group} to group {move.to_group}"
+            )
         for student in change.deactivated:
-            click.echo(f"  deactivated: {student.email} (group {student.group})")
+            click.echo(f"  deactivated: {printable(student.email)} (group {student.group})")
     if dry_run:
         click.echo("dry run: nothing was written")
         return
     now = runtime.now()
     runtime.storage.apply_roster(changes, today=now.astimezone(runtime.calendar.timezone).date(), now=now)
-    click.echo(f"imported {len(students)} students from {file.name}")
+    click.echo(f"imported {len(students)} students from {printable(file.name)}")

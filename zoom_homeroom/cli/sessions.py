@@ -9,12 +9,15 @@ import click
 
 from ..core.meetings import diff_meeting, stored_spec_differs
 from ..core.models import PlannedSession
+from ..core.text import printable
 from ..core.times import to_utc_text
 from ..runtime import Runtime
 from ..services.sync import SyncError, homeroom_plan, sync_homeroom
 from . import cli, pass_runtime
 
-MODULE_OPTION = click.option("--module", "module", type=int, help="Only this module (default: every module).")
+MODULE_OPTION = click.option(
+    "--module", "module", type=click.IntRange(1, 999), help="Only this module (default: every module)."
+)
 
 
 @cli.command("plan")
@@ -97,7 +100,7 @@ def _print_plan(item: dict[str, Any]) -> None:
         click.echo(f"  skipped: {day} (its occurrence is deleted at sync)")
     for room in item["rooms"]:
         people = ", ".join(f"{p['name']} <{p['email']}>" for p in room["participants"])
-        click.echo(f"  {room['name']}: {people}")
+        click.echo(printable(f"  {room['name']}: {people}"))
 
 
 @cli.command("sync")

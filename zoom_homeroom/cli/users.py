@@ -9,6 +9,7 @@ import click
 
 from ..core.matching import normalise_email
 from ..core.models import ROLES
+from ..core.text import printable
 from ..core.times import to_utc_text
 from ..runtime import Runtime
 from ..services.exports import table_text
@@ -42,7 +43,7 @@ def add_user(runtime: Runtime, email: str, role: str, password_stdin: bool) -> N
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     password_hash = hash_password(password)
     created = runtime.storage.save_user(email, role, password_hash, now=runtime.now())
-    click.echo(f"{'added' if created else 'updated'} {role} {email}")
+    click.echo(printable(f"{'added' if created else 'updated'} {role} {email}"))
 
 
 @user_group.command("remove")
@@ -52,7 +53,7 @@ def remove_user(runtime: Runtime, email: str) -> None:
     """Remove a user; their sessions stop working at once."""
     if not runtime.storage.remove_user(email):
         raise click.ClickException(f"no user {normalise_email(email)!r} (see `homeroom user list`)")
-    click.echo(f"removed {normalise_email(email)}")
+    click.echo(printable(f"removed {normalise_email(email)}"))
 
 
 @user_group.command("list")

@@ -16,7 +16,7 @@ from dataclasses import astuple, dataclass
 from fractions import Fraction
 from typing import Literal
 
-from .matching import Match, RosterIndex, ZoomIdentity, candidates, identity_key, match
+from .matching import Match, RosterIndex, ZoomIdentity, identity_key, match
 from .models import AttendanceConfig, Status
 from .presence import Edge, Person, Span, Stay, pair, people, room_aliases
 
@@ -50,7 +50,6 @@ _RULE_RANK = {
     "unmatched": 6,
 }
 _MICROSECONDS_PER_MINUTE = 60_000_000
-CANDIDATE_LIMIT = 3
 
 
 class AttendanceError(ValueError):
@@ -92,13 +91,15 @@ class AttendanceRecord:
 
 @dataclass(frozen=True)
 class UnmatchedParticipant:
-    """A Zoom identity no rule tied to a member, with students a rep may pick from, best first."""
+    """A Zoom identity no rule tied to a member. `matched_elsewhere`: the students it is (matched by a
+    rule, but not expected here), the likeliest picks for a rep; `matching.Suggestions` proposes more
+    when a page shows the participant, outside this computation."""
 
     ident: str
     identity: ZoomIdentity
     minutes: int
     first_join: dt.datetime | None
-    candidates: tuple[int, ...]
+    matched_elsewhere: tuple[int, ...]
     reason: str
 
 
@@ -192,7 +193,8 @@ def _checked(edges: Iterable[Edge]) -> list[Edge]:
     for edge in checked:
         if edge.kind not in ("join", "leave"):
             raise AttendanceError(f"edge of connection {edge.connection!r} has unknown kind {edge.kind!r}")
-        _check_aware(**{f"the time of an edge of connection {edge.connection!r}": edge.at})
+        if edge.at.tzinfo is None:
+            _check_aware(**{f"the time of an edge of connection {edge.connection!r}": edge.at})
     return checked
 
 
@@ -388,23 +390,18 @@ def _top(seconds: Mapping[Room, dt.timedelta]) -> Room:
 def _unmatched_participants(
     unmatched: Mapping[str, _Unmatched], window: _Window, index: RosterIndex, groups: Mapping[int, int]
 ) -> tuple[UnmatchedParticipant, ...]:
-    session_students = [
-        index.students[student_id] for student_id in sorted(groups) if student_id in index.students
-    ]
     participants = []
     for ident, entry in unmatched.items():
         spans = [stay.span for stay in entry.stays if stay.is_presence and window.touches(stay.span)]
         if not spans:
             continue  # present only outside this session's window: not part of it
-        others = tuple(sorted(entry.other_students))
-        likely = [sid for sid in candidates(entry.identity, session_students) if sid not in others]
         participants.append(
             UnmatchedParticipant(
                 ident=ident,
                 identity=entry.identity,
                 minutes=_minutes(spans, window),
                 first_join=min(span[0] for span in spans),
-                candidates=(*others, *likely)[:CANDIDATE_LIMIT],
+                matched_elsewhere=tuple(sorted(entry.other_students)),
                 reason=_reason(entry, index, groups),
             )
         )

@@ -5,17 +5,19 @@ Participant events name one stay (see `core.presence`): `participant.user_id` wi
 (`object.breakout_room_uuid`; `object.uuid` stays the main meeting's) and the main-meeting stay
 (`participant.parent_user_id`). A participant who joined through a registrant's personal link carries
 its `participant.registrant_id` (Zoom's Rivet typings of these events). Display names are cut to
-Zoom's own limit.
+Zoom's own limit, emails and ids to sane ones (`matching.zoom_identity`, `matching.cap_zoom_id`), before
+anything stores or compares them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .attendance import ZoomIdentity
-from .matching import cap_display_name
+from .matching import ZoomIdentity, cap_zoom_id, zoom_identity
 from .times import parse_utc_text
 
 PARTICIPANT_EVENTS = {
@@ -28,6 +30,11 @@ MEETING_EVENTS = {"meeting.started": "started", "meeting.ended": "ended"}
 HANDLED_EVENTS = frozenset(PARTICIPANT_EVENTS) | frozenset(MEETING_EVENTS)
 EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LATEST_EVENT = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
+# Zoom's event bodies nest 4 or 5 levels deep. json.loads recurses once per level, so a body nested
+# near the interpreter's limit parses in a shallow caller and blows the stack of a deeper one.
+MAX_BODY_DEPTH = 32
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 
 class EventError(ValueError):
@@ -55,6 +62,33 @@ class MeetingEvent:
     at: dt.datetime
 
 
+def load_body(text: str) -> dict[str, Any]:
+    """A webhook body's JSON object; EventError when it is not JSON, not an object, or nests deeper than
+    MAX_BODY_DEPTH (checked before parsing, so the result never depends on the caller's stack)."""
+    if nests_deeper_than(text, MAX_BODY_DEPTH):
+        raise EventError(f"the body nests deeper than {MAX_BODY_DEPTH} levels; no Zoom event does")
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise EventError(f"the body is not JSON: {str(error)[:100]}") from None
+    if not isinstance(body, dict):
+        raise EventError("the body is not a JSON object")
+    return body
+
+
+def nests_deeper_than(text: str, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects more than `limit` levels deep (brackets inside strings
+    do not count), found without parsing it."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # too few brackets to nest that deep
+    depth = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
 def meeting_id_of(body: dict[str, Any]) -> str | None:
     """The Zoom meeting id an event is about, as text, or None."""
     obj = (body.get("payload") or {}).get("object") if isinstance(body.get("payload"), dict) else None
@@ -72,7 +106,7 @@ def parse_event(body: dict[str, Any]) -> ParticipantEvent | MeetingEvent | None:
     meeting_id = meeting_id_of(body)
     if meeting_id is None:
         raise EventError(f"{name}: payload.object.id is missing")
-    meeting_uuid = _text(obj.get("uuid"))
+    meeting_uuid = cap_zoom_id(_text(obj.get("uuid")))
     if name in MEETING_EVENTS:
         kind = MEETING_EVENTS[name]
         at = _time(obj.get("start_time" if kind == "started" else "end_time"), body, name)
@@ -82,21 +116,21 @@ def parse_event(body: dict[str, Any]) -> ParticipantEvent | MeetingEvent | None:
     if not isinstance(participant, dict):
         raise EventError(f"{name}: payload.object.participant is missing")
     # Breakout events name the room only by its uuid; object.uuid is the main meeting's instance.
-    room = _text(obj.get("breakout_room_uuid")) if breakout else ""
+    room = cap_zoom_id(_text(obj.get("breakout_room_uuid"))) if breakout else ""
     if breakout and not room:
         raise EventError(f"{name}: the breakout room's uuid is missing")
     at = _time(participant.get("join_time" if kind == "join" else "leave_time"), body, name)
-    identity = ZoomIdentity(
-        name=cap_display_name(_text(participant.get("user_name"))),
-        email=_text(participant.get("email")).lower(),
-        zoom_user_id=_text(participant.get("participant_user_id") or participant.get("id")),
-        registrant_id=_text(participant.get("registrant_id")),
+    identity = zoom_identity(
+        _text(participant.get("user_name")),
+        _text(participant.get("email")),
+        _text(participant.get("participant_user_id") or participant.get("id")),
+        _text(participant.get("registrant_id")),
     )
-    participant_uuid = _text(participant.get("participant_uuid"))
-    connection = _text(participant.get("user_id")) or participant_uuid
+    participant_uuid = cap_zoom_id(_text(participant.get("participant_uuid")))
+    connection = cap_zoom_id(_text(participant.get("user_id"))) or participant_uuid
     if not connection:
         connection = f"{identity.zoom_user_id}|{identity.email}|{identity.name}"
-    parent = _text(participant.get("parent_user_id")) if breakout else ""
+    parent = cap_zoom_id(_text(participant.get("parent_user_id"))) if breakout else ""
     return ParticipantEvent(
         meeting_id, meeting_uuid, kind, room, connection, at, identity, participant_uuid, parent
     )

@@ -3,7 +3,7 @@
 `match` applies, in order: the registrant id of a student's personal join link (Zoom registration: it
 is that student whatever the name or email); the email (roster or alias email) or an alias display
 name; a mapping a rep confirmed earlier (Zoom user id, then email, then display name); a display name
-that exactly one of the session's students has. Anything else is unmatched, and `candidates` suggests
+that exactly one of the session's students has. Anything else is unmatched, and `Suggestions` proposes
 students for a rep to pick.
 
 Names are compared after `normalise_name`, which keeps accents: "José" and "Jose" are different names,
@@ -12,13 +12,15 @@ because stripping accents would make distinct students collide and a rep can con
 
 from __future__ import annotations
 
-import difflib
+import functools
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from rapidfuzz import fuzz, process
 
 from .models import Student
 
@@ -34,6 +36,11 @@ MIN_CANDIDATE_SCORE = 0.6
 # Zoom's own limit on a display name (its OpenAPI spec: `invite_links` attendee `name`, "User display
 # name", maxLength 64). Longer text did not come from a Zoom client: cut before storing or comparing.
 MAX_DISPLAY_NAME = 64
+# An address longer than this is no address (RFC 5321's path limit): it is dropped, not cut, so a cut
+# could never turn it into someone else's.
+MAX_EMAIL = 254
+# Zoom's ids are short (user ids of ~20 characters, uuids of 24); longer text is cut, never compared whole.
+MAX_ZOOM_ID = 128
 
 
 class MatchingError(ValueError):
@@ -59,14 +66,19 @@ class Match:
     rule: MatchRule
 
 
+@functools.lru_cache(maxsize=16_384)
 def normalise_name(name: str) -> str:
     """A display name for exact comparison: NFKC, casefolded, emoji dropped, whitespace collapsed.
 
     Punctuation around the name is dropped ("«Ada»" -> "ada"), punctuation inside is kept ("o'brien"),
-    and accents are kept ("josé" stays "josé"). Idempotent.
+    and accents are kept ("josé" stays "josé"). Idempotent. Remembered for the last names asked: a
+    session's computation asks for each participant's several times, and every read recomputes.
     """
-    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
-    kept = "".join(_name_char(char) for char in text)
+    if name.isascii():  # most names: NFKC leaves ASCII alone and casefold is lower, so one table does it
+        kept = name.lower().translate(_ASCII_NAME_CHARS)
+    else:
+        text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+        kept = "".join(_name_char(char) for char in text)
     return _strip_punctuation(" ".join(kept.split()))
 
 
@@ -80,6 +92,9 @@ def _name_char(char: str) -> str:
     if category.startswith("S"):
         return " "
     return char
+
+
+_ASCII_NAME_CHARS = {code: _name_char(chr(code)) for code in range(128)}
 
 
 def _strip_punctuation(text: str) -> str:
@@ -100,9 +115,31 @@ def cap_display_name(name: str) -> str:
     return name.strip()[:MAX_DISPLAY_NAME]
 
 
+def cap_zoom_id(text: str) -> str:
+    """A Zoom id (user id, uuid, room id) as received, trimmed and cut to MAX_ZOOM_ID characters."""
+    return text.strip()[:MAX_ZOOM_ID]
+
+
+def zoom_identity(name: str, email: str, zoom_user_id: str, registrant_id: str = "") -> ZoomIdentity:
+    """The identity a Zoom event or report row shows, as the service keeps it: the name capped, the
+    email normalised (or "" when too long to be one), the ids capped. Every source builds it here."""
+    address = normalise_email(email)
+    return ZoomIdentity(
+        name=cap_display_name(name),
+        email=address if len(address) <= MAX_EMAIL else "",
+        zoom_user_id=cap_zoom_id(zoom_user_id),
+        registrant_id=cap_zoom_id(registrant_id),
+    )
+
+
 def normalise_email(email: str) -> str:
-    """An email for comparison: trimmed and lower-cased, as storage keeps it."""
-    return email.strip().lower()
+    """An email for comparison, as storage keeps it: Unicode NFC, invisible format characters (zero-width
+    spaces and joiners, bidi marks, soft hyphens) removed, trimmed and lower-cased. Two addresses that
+    look the same compare equal."""
+    text = unicodedata.normalize("NFC", email)
+    if not text.isascii():
+        text = "".join(char for char in text if unicodedata.category(char) != "Cf")
+    return text.strip().lower()
 
 
 def identity_key(identity: ZoomIdentity) -> str:
@@ -260,38 +297,80 @@ def _confirmed_keys(zoom_user_id: str, email: str, name: str) -> list[tuple[str,
     return [(kind, key) for kind, key in keys if key]
 
 
-def candidates(identity: ZoomIdentity, students: Sequence[Student], *, limit: int = 3) -> list[int]:
-    """Ids of the students most like this identity, best first, for a rep to choose from.
+class Suggestions:
+    """The students most like an identity no rule matched, for a rep to choose from: the roster's names
+    prepared once, each identity scored against all of them in rapidfuzz's compiled loops.
 
-    Scores are the best of: difflib ratios of the normalised name against the student's name and alias
-    names, first/last name token overlap, and the email's local part against the name and the student's
-    own local part. Only scores of at least MIN_CANDIDATE_SCORE count; ties go to the smaller id.
+    A student's score is the best of: the similarity of the normalised name to the student's name and
+    alias names, first/last name token overlap, and the email's local part against the name and the
+    student's own local part. Only scores of at least MIN_CANDIDATE_SCORE count; ties go to the smaller id.
+    A similarity is rapidfuzz's `fuzz.ratio`: twice the longest common subsequence over both lengths
+    (what difflib's ratio approximates). Built per read, never under the write lock: a page scores only
+    the participants it shows.
     """
-    scored = [
-        (score, student.id)
-        for student in students
-        if student.id is not None and (score := _similarity(identity, student)) >= MIN_CANDIDATE_SCORE
-    ]
-    scored.sort(key=lambda item: (-item[0], item[1]))
-    return [student_id for _, student_id in scored[:limit]]
 
+    def __init__(self, students: Iterable[Student]):
+        roster = sorted((student for student in students if student.id is not None), key=_student_id)
+        self._owners: list[int] = []  # the student of each name
+        self._names: list[str] = []  # normalised names and alias names
+        for student in roster:
+            own = [student.name, *(alias for alias in student.aliases if "@" not in alias)]
+            for name in dict.fromkeys(filter(None, map(normalise_name, own))):
+                self._owners.append(_student_id(student))
+                self._names.append(name)
+        self._words = [_words(name) for name in self._names]
+        self._joined = ["".join(words) for words in self._words]
+        self._by_word: dict[str, list[int]] = {}
+        for position, words in enumerate(self._words):
+            for word in set(words):
+                if len(word) > 1:
+                    self._by_word.setdefault(word, []).append(position)
+        locals_ = [(_student_id(student), _local_part(student.email)) for student in roster]
+        self._local_owners = [student_id for student_id, local in locals_ if local]
+        self._locals = [local for _, local in locals_ if local]
 
-def _similarity(identity: ZoomIdentity, student: Student) -> float:
-    name = normalise_name(identity.name)
-    local = _local_part(identity.email)
-    targets = [normalise_name(student.name)]
-    targets += [normalise_name(alias) for alias in student.aliases if "@" not in alias]
-    scores = [0.0]
-    for target in filter(None, targets):
+    def best(self, identity: ZoomIdentity, *, limit: int = 3, exclude: Collection[int] = ()) -> list[int]:
+        """Ids of the students most like this identity, best first, leaving out `exclude`."""
+        scores: dict[int, float] = {}
+        name = normalise_name(identity.name)
+        local = _local_part(identity.email)
         if name:
-            scores += [_ratio(name, target), _token_score(_words(name), _words(target))]
+            self._ratios(name, self._names, self._owners, scores)
+            self._tokens(_words(name), scores)
         if local:
-            scores += [_ratio("".join(_words(local)), "".join(_words(target)))]
-            scores += [_token_score(_words(local), _words(target))]
-    own_local = _local_part(student.email)
-    if local and own_local:
-        scores.append(_ratio(local, own_local))
-    return max(scores)
+            self._ratios("".join(_words(local)), self._joined, self._owners, scores)
+            self._tokens(_words(local), scores)
+            self._ratios(local, self._locals, self._local_owners, scores)
+        ranked = sorted((-score, sid) for sid, score in scores.items() if sid not in exclude)
+        return [sid for _, sid in ranked[:limit]]
+
+    @staticmethod
+    def _ratios(query: str, choices: list[str], owners: list[int], scores: dict[int, float]) -> None:
+        if not query:
+            return
+        cutoff = MIN_CANDIDATE_SCORE * 100
+        for _, score, position in process.extract(
+            query, choices, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None
+        ):
+            sid = owners[position]
+            scores[sid] = max(scores.get(sid, 0.0), score / 100)
+
+    def _tokens(self, words: list[str], scores: dict[int, float]) -> None:
+        if not words:
+            return
+        positions = {p for word in set(words) if len(word) > 1 for p in self._by_word.get(word, ())}
+        for position in positions:
+            sid = self._owners[position]
+            scores[sid] = max(scores.get(sid, 0.0), _token_score(words, self._words[position]))
+
+
+def _student_id(student: Student) -> int:
+    return student.id if student.id is not None else -1
+
+
+def candidates(identity: ZoomIdentity, students: Sequence[Student], *, limit: int = 3) -> list[int]:
+    """Ids of the students most like this identity, best first (see `Suggestions`)."""
+    return Suggestions(students).best(identity, limit=limit)
 
 
 def _local_part(email: str) -> str:
@@ -301,12 +380,6 @@ def _local_part(email: str) -> str:
 def _words(text: str) -> list[str]:
     """Letter runs: "ada.lovelace99" -> ["ada", "lovelace"]."""
     return _LETTERS.findall(text)
-
-
-def _ratio(left: str, right: str) -> float:
-    if not left or not right:
-        return 0.0
-    return difflib.SequenceMatcher(None, left, right).ratio()
 
 
 def _token_score(left: list[str], right: list[str]) -> float:

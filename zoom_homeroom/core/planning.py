@@ -62,6 +62,20 @@ def mix_it_up_date(calendar: Calendar, week: int) -> dt.date:
     return session_date(_reference_monday(calendar), week, calendar.sessions.weekday)
 
 
+def unplannable_modules(calendar: Calendar) -> list[str]:
+    """A problem for each module whose `skip` removes every one of its homeroom sessions: there would
+    be no meeting to create (sync and plan refuse it)."""
+    problems = []
+    for config in calendar.modules:
+        if not _homeroom_sessions(calendar, config, set()):
+            days = ", ".join(str(day) for day in sorted(config.skip))
+            problems.append(
+                f"module {config.number}: skip removes every session (skipped: {days}); "
+                "remove some skip dates, or the module"
+            )
+    return problems
+
+
 def calendar_notes(calendar: Calendar) -> list[str]:
     """Plain sentences about Mix It Up dates where modules' calendars differ or a module skips the day.
 

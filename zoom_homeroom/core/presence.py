@@ -32,6 +32,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import groupby
+from operator import attrgetter
 from typing import Generic, Literal, TypeVar
 
 from .matching import ZoomIdentity
@@ -44,6 +45,7 @@ WEBHOOK = "webhook"
 SAME_INSTANT = dt.timedelta(seconds=2)
 # A webhook breakout stay and a report room row of the same person starting this close are one room visit.
 SAME_VISIT = dt.timedelta(seconds=5)
+_AT = attrgetter("at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +117,9 @@ class _Groups(Generic[Key]):
         return key
 
     def join(self, one: Key, other: Key) -> None:
-        first, second = sorted((self.find(one), self.find(other)))
+        first, second = self.find(one), self.find(other)
         if first != second:
-            self._parents[second] = first
+            self._parents[max(first, second)] = min(first, second)
 
     def keys(self) -> list[Key]:
         return list(self._parents)
@@ -144,9 +146,13 @@ def pair(edges: Sequence[Edge], close_at: dt.datetime) -> list[Span]:
     later). Edges at one instant are taken together so arrival order cannot matter: while open, a leave
     and a join at one instant are a reconnect (close, reopen); while closed, they are an instant stay.
     """
+    if len(edges) == 2:  # most stays: one join, one leave later (what the loop below makes of them)
+        first, second = sorted(edges, key=_AT)
+        if first.kind == "join" and second.kind == "leave" and first.at < second.at:
+            return [(first.at, second.at)]
     spans: list[Span] = []
     opened: dt.datetime | None = None
-    for at, same_instant in groupby(sorted(edges, key=lambda edge: edge.at), key=lambda edge: edge.at):
+    for at, same_instant in groupby(sorted(edges, key=_AT), key=_AT):
         kinds = {edge.kind for edge in same_instant}
         if opened is not None and "leave" in kinds:
             spans.append((opened, at))
@@ -298,14 +304,16 @@ def _chain_keys(stay: Stay) -> list[tuple[str, ...]]:
 def _chained(stays: list[tuple[Stay, _Keyed]]) -> list[Person]:
     """Stays joined by any shared key are one person's."""
     chains: _Groups[tuple[str, ...]] = _Groups()
+    owns = []
     for stay, _ in stays:
         own, *others = _chain_keys(stay)
+        owns.append(own)
         chains.find(own)
         for other in others:
             chains.join(own, other)
     persons: dict[tuple[str, ...], Person] = defaultdict(Person)
-    for stay, group in stays:
-        person = persons[chains.find(_chain_keys(stay)[0])]
+    for own, (stay, group) in zip(owns, stays, strict=True):
+        person = persons[chains.find(own)]
         person.stays.append(stay)
         for edge in group.edges:
             seen = person.identities.get(edge.identity)

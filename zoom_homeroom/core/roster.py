@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from .errors import HomeroomError
 from .matching import normalise_email
 from .models import Student
+from .text import NotUtf8Error, decode_utf8
 
 REQUIRED_COLUMNS = ("name", "email", "module", "program", "group")
 OPTIONAL_COLUMNS = ("aliases",)
@@ -42,7 +43,8 @@ class RosterError(CsvProblems):
 
 
 def is_email(text: str) -> bool:
-    return bool(_EMAIL.match(text)) and len(text) <= 254
+    """A plausible address: one @, a dot in the domain, no spaces or control characters, 254 at most."""
+    return bool(_EMAIL.match(text)) and len(text) <= 254 and text.isprintable()
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,13 @@ def read_csv(
     Raises `error` for a file that is not UTF-8 CSV or lacks a required column.
     """
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as problem:
+        text = decode_utf8(data)
+    except NotUtf8Error as problem:
         raise error(
-            [f"{filename}: not UTF-8 text (byte {problem.start}); save it as 'CSV UTF-8' and import it again"]
+            [
+                f"{filename} line {problem.line}, column {problem.column}: not UTF-8 text; "
+                "save it as 'CSV UTF-8' and import it again"
+            ]
         ) from None
     if "\x00" in text:
         raise error([f"{filename}: contains NUL bytes; this is not a CSV text file"])

@@ -29,7 +29,7 @@ from ..runtime import Runtime
 from ..sandbox import Participant, ZoomSandbox
 from ..services import attendance, jobs, mixitup
 from ..services.sync import sync_homeroom
-from ..services.users import hash_password
+from ..services.users import DEMO_MARKER, DEMO_PASSWORD, DEMO_USER, hash_password
 from ..settings import Settings, load_calendar, sandbox_settings
 from ..web.app import create_app
 from .cohort import poll_csv, roster_csv, sample_students
@@ -38,8 +38,6 @@ from .play import DemoClock, Pacer, Stopped, play
 from .wednesday import Action, MeetingPlan, script_day
 
 TIMEZONE = "America/Denver"
-DEMO_USER = "demo@school.example.org"
-DEMO_PASSWORD = "homeroom-demo"
 SEED = 2027
 PROMPTS = {
     1: "Introduce yourself: what brought you to coding, and one goal for this module.",
@@ -185,6 +183,8 @@ def _fresh_data_dir(path: Path) -> Path:
             raise HomeroomError(f"{path} exists and is not a demo folder; pass another --data-dir")
         shutil.rmtree(path)
     path.mkdir(parents=True)
+    # config check knows the demo's database by this file (its admin has a public password).
+    (path / DEMO_MARKER).write_text("Data of `homeroom demo`, replaced at its next run.\n", encoding="utf-8")
     return path.resolve()
 
 

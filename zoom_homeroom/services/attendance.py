@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..clock import utc_now
-from ..core.attendance import Member, Override, SessionAttendance, compute_session
-from ..core.matching import RosterIndex, normalise_email, normalise_name
+from ..core.attendance import Member, Override, SessionAttendance, ZoomIdentity, compute_session
+from ..core.matching import RosterIndex, Suggestions, normalise_email, normalise_name
 from ..core.models import HOMEROOM, Calendar, SessionRecord, Student
 from ..errors import HomeroomError
 from ..runtime import Runtime
@@ -21,6 +21,7 @@ from ..storage import Storage
 from ..storage.attendance import AttendanceRow, UnmatchedRow
 from .intake import process_pending
 
+CANDIDATE_LIMIT = 3  # students suggested for an unmatched participant
 RECORD_FIELDS = (
     "email",
     "name",
@@ -56,15 +57,31 @@ class Attendance:
 
     def __init__(self, storage: Storage):
         self._storage = storage
+        self._suggestions: dict[int, Suggestions] = {}  # by session id, built when first asked
         self.rows = storage.attendance_rows
         self.unmatched = storage.unmatched_rows
         self.status_counts = storage.status_counts
         self.unmatched_counts = storage.unmatched_counts
 
     def candidates(self, participant: UnmatchedRow) -> list[Student]:
-        """The students an unmatched participant most likely is, best first."""
-        students = (self._storage.student(student_id) for student_id in participant.candidates)
-        return [student for student in students if student is not None]
+        """The students an unmatched participant most likely is, best first: those it matched in other
+        sessions, then the session's students most like it (scored now, for the rows a page shows)."""
+        elsewhere = participant.matched_elsewhere
+        likely = self._session_suggestions(participant.session_id).best(
+            ZoomIdentity(participant.name, participant.email, participant.zoom_user_id),
+            limit=CANDIDATE_LIMIT,
+            exclude=elsewhere,
+        )
+        students = (self._storage.student(student_id) for student_id in (*elsewhere, *likely))
+        return [student for student in students if student is not None][:CANDIDATE_LIMIT]
+
+    def _session_suggestions(self, session_id: int) -> Suggestions:
+        if session_id not in self._suggestions:
+            session = self._storage.session(session_id)
+            expected = {m.student_id for m in expected_members(self._storage, session)} if session else set()
+            roster = self._storage.students(active_only=False)
+            self._suggestions[session_id] = Suggestions(s for s in roster if s.id in expected)
+        return self._suggestions[session_id]
 
     def expected(self, session: SessionRecord) -> list[tuple[Student, int]]:
         """The students a session expects, with their group: what a page shows before any record."""
@@ -101,27 +118,31 @@ def refresh(
 
 
 def refresh_session(storage: Storage, calendar: Calendar, session: SessionRecord) -> SessionAttendance:
-    """Compute one session's attendance from its edges and store it (under the write lock, so an edge
-    arriving meanwhile marks it stale again rather than being lost)."""
-    with storage.write():
-        seen = storage.dirty_count(session.id)
-        fresh = storage.session(session.id) or session
-        result = compute_session(
-            start=fresh.start,
-            end=fresh.end,
-            ended_at=fresh.ended_at,
-            members=expected_members(storage, fresh),
-            edges=storage.presence(fresh.id),
-            index=RosterIndex.build(
-                storage.students(active_only=False),
-                confirmed=storage.confirmed_matches(),
-                registrants=storage.registrant_ids(),
-            ),
-            overrides=storage.overrides(fresh.id),
-            config=calendar.attendance,
-            instance_ends=storage.instance_ends(fresh.id),
-        )
-        storage.save_attendance(fresh.id, result, seen_dirty=seen)
+    """Compute one session's attendance from its edges and store it.
+
+    The computation runs outside the write lock, so webhooks are stored meanwhile; only the save takes
+    it. The session's dirty count is read before the inputs: an edge arriving meanwhile adds to it, so
+    the save leaves the session stale and the next read computes it again. A save is dropped when another
+    computation of the session was saved meanwhile (see `save_attendance`): the older never wins.
+    """
+    seen = storage.attendance_state(session.id)
+    fresh = storage.session(session.id) or session
+    result = compute_session(
+        start=fresh.start,
+        end=fresh.end,
+        ended_at=fresh.ended_at,
+        members=expected_members(storage, fresh),
+        edges=storage.presence(fresh.id),
+        index=RosterIndex.build(
+            storage.students(active_only=False),
+            confirmed=storage.confirmed_matches(),
+            registrants=storage.registrant_ids(),
+        ),
+        overrides=storage.overrides(fresh.id),
+        config=calendar.attendance,
+        instance_ends=storage.instance_ends(fresh.id),
+    )
+    storage.save_attendance(fresh.id, result, seen=seen)
     return result
 
 

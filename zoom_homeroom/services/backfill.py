@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.attendance import Edge, ZoomIdentity
-from ..core.matching import cap_display_name, normalise_email
+from ..core.attendance import Edge
+from ..core.matching import cap_zoom_id, zoom_identity
 from ..core.models import Calendar, SessionRecord
 from ..core.times import parse_utc_text, to_utc_text
 from ..runtime import Runtime
@@ -64,7 +64,7 @@ def backfill(runtime: Runtime, session: SessionRecord) -> BackfillResult:
     storage.replace_report_presence(session.id, [edge for _, report in reports for edge in report.edges])
     for uuid, report in reports:
         ended = max((edge.at for edge in report.edges if edge.kind == "leave"), default=None)
-        storage.set_session_instance(session.id, zoom_uuid=uuid, ended_at=ended)
+        storage.set_session_instance(session.id, zoom_uuid=cap_zoom_id(uuid), ended_at=ended)
     storage.finalize_session(session.id, now=runtime.now())
     refresh_session(storage, runtime.calendar, storage.session(session.id) or session)
     rows = sum(report.rows for _, report in reports)
@@ -130,18 +130,20 @@ def _row_edges(row: dict[str, Any], uuid: str, source: str) -> Iterator[Edge]:
     join, leave = _row_time(row.get("join_time")), _row_time(row.get("leave_time"))
     if join is None:
         return
-    identity = ZoomIdentity(
-        name=cap_display_name(str(row.get("name") or "")),
-        email=normalise_email(str(row.get("user_email") or row.get("email") or "")),
-        zoom_user_id=str(row.get("participant_user_id") or row.get("id") or ""),
-        registrant_id=str(row.get("registrant_id") or ""),
+    identity = zoom_identity(
+        str(row.get("name") or ""),
+        str(row.get("user_email") or row.get("email") or ""),
+        str(row.get("participant_user_id") or row.get("id") or ""),
+        str(row.get("registrant_id") or ""),
     )
     # Rows of one instance are told apart by user_id; a row without one is its own stay.
-    connection = str(row.get("user_id") or f"{identity.zoom_user_id or identity.name}@{to_utc_text(join)}")
-    room = str(row.get("bo_mtg_id") or "")
-    yield Edge(connection, source, room, "join", join, identity, instance=uuid)
+    user_id = cap_zoom_id(str(row.get("user_id") or ""))
+    connection = user_id or f"{identity.zoom_user_id or identity.name}@{to_utc_text(join)}"
+    room = cap_zoom_id(str(row.get("bo_mtg_id") or ""))
+    instance = cap_zoom_id(uuid)
+    yield Edge(connection, source, room, "join", join, identity, instance=instance)
     if leave is not None:
-        yield Edge(connection, source, room, "leave", leave, identity, instance=uuid)
+        yield Edge(connection, source, room, "leave", leave, identity, instance=instance)
 
 
 def _no_instance(runtime: Runtime, session: SessionRecord) -> BackfillResult:

@@ -7,8 +7,16 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-# Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from ..core.text import printable
+
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection): the ASCII signs,
+# tab and carriage return (OWASP's list), and the full-width and small forms of the signs, which some
+# spreadsheets fold to ASCII before they look.
+_FORMULA_STARTS = (
+    "=", "+", "-", "@", "\t", "\r",
+    "\uff1d", "\uff0b", "\uff0d", "\uff20",  # ＝ ＋ － ＠ (full width)
+    "\ufe66", "\ufe62", "\ufe63", "\ufe6b",  # ﹦ ﹢ ﹣ ﹫ (small)
+)  # fmt: skip
 
 
 def safe_cell(value: Any) -> str:
@@ -33,7 +41,8 @@ def csv_text(rows: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> str:
 
 
 def table_text(rows: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> str:
-    """A plain aligned text table for terminals."""
+    """A plain aligned text table for terminals: whitespace in a cell collapsed, control characters
+    (escape sequences, carriage returns) shown escaped."""
     cells = [[_plain(row.get(name)) for name in fields] for row in rows]
     widths = [max([len(name)] + [len(line[i]) for line in cells]) for i, name in enumerate(fields)]
     lines = ["  ".join(name.ljust(widths[i]) for i, name in enumerate(fields)).rstrip()]
@@ -46,4 +55,4 @@ def _plain(value: Any) -> str:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return " ".join(str(value).split())
+    return printable(" ".join(str(value).split()))

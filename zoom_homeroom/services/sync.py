@@ -42,6 +42,7 @@ from ..core.meetings import (
 from ..core.models import HOMEROOM, MIX_IT_UP, PlannedSession, StoredMeeting, Student
 from ..core.planning import PlanningError, next_session, plan_sessions
 from ..core.registration import RegistrationError
+from ..core.text import NotUtf8Error, decode_utf8
 from ..core.times import parse_utc_text
 from ..errors import HomeroomError
 from ..runtime import Runtime
@@ -91,9 +92,11 @@ def read_prompts(config_path: Path, module: int) -> dict[int, str]:
         number = path.stem.removeprefix("week")
         if number.isdigit():
             try:
-                prompts[int(number)] = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as error:
-                raise SyncError(f"{path}: cannot be read: {error}") from None
+                prompts[int(number)] = decode_utf8(path.read_bytes())
+            except NotUtf8Error as error:
+                raise SyncError(f"{path} {error}") from None
+            except OSError as error:
+                raise SyncError(f"{path}: cannot be read: {error.strerror or error}") from None
     return prompts
 
 

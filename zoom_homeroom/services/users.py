@@ -1,4 +1,5 @@
-"""Passwords and API tokens: what is stored for them and how a sign-in or a token is checked."""
+"""Passwords and API tokens: what is stored for them and how a sign-in or a token is checked; the
+demo's admin, which must not turn up in a real database."""
 
 from __future__ import annotations
 
@@ -10,8 +11,15 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..core.models import User
 from ..errors import HomeroomError
+from ..settings import Settings
+from ..storage import Storage, StorageError
 
 MIN_PASSWORD_LENGTH = 12
+# `homeroom demo` signs in with these; the README prints them, so they are public.
+DEMO_USER = "demo@school.example.org"
+DEMO_PASSWORD = "homeroom-demo"
+# The file that marks a folder as the demo's data (its database, calendar and prompts).
+DEMO_MARKER = "homeroom-demo-data.txt"
 
 
 class PasswordError(HomeroomError, ValueError):
@@ -47,3 +55,26 @@ def verify_password(user: User | None, password: str) -> bool:
         check_password_hash(_dummy_hash(), password)
         return False
     return check_password_hash(user.password_hash, password)
+
+
+def demo_user_warnings(settings: Settings) -> list[str]:
+    """`config check`'s warning when the demo's admin exists in a database that is not the demo's (the
+    demo's data folder carries DEMO_MARKER). Reads only."""
+    database = settings.database
+    if not database.is_file() or (database.parent / DEMO_MARKER).is_file():
+        return []
+    try:
+        storage = Storage.open(database, migrate=False)
+    except StorageError:
+        return []  # config check reports an unusable database elsewhere
+    try:
+        user = storage.user_by_email(DEMO_USER) if storage.has_users() else None
+    finally:
+        storage.close()
+    if user is None:
+        return []
+    known = " with the demo's public password" if verify_password(user, DEMO_PASSWORD) else ""
+    return [
+        f"{database}: the demo's {user.role} {DEMO_USER} exists{known}, but this is not the demo's "
+        f"database: remove it (homeroom user remove {DEMO_USER})"
+    ]

@@ -37,7 +37,9 @@ class Storage(
         return storage
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations under the write lock, so concurrent starters do it once."""
+        """Apply pending migrations under the write lock, so concurrent starters do it once; first, a
+        one-line StorageError if the database cannot be written."""
+        self.check_writable()
         with self.write():
             pending = [migration.name for migration in migrations.pending(self.db)]
             if pending:

@@ -1,5 +1,6 @@
 """Attendance and its evidence: presence edges, the computed records and unmatched participants, and
-reps' corrections (remembered matches, overrides). A session's `dirty` count says it must be recomputed.
+reps' corrections (remembered matches, overrides). A session's `dirty` count says how many changes its
+stored attendance lacks (every change adds one); its `attendance_version` counts the computations saved.
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ class AttendanceRow:
 
 @dataclass(frozen=True)
 class UnmatchedRow:
-    """A Zoom participant no rule matched to a student, with its session and likely candidates
-    (`first_join` as stored: ISO-8601 UTC text)."""
+    """A Zoom participant no rule matched to a student, with its session and the students it matched
+    elsewhere (`first_join` as stored: ISO-8601 UTC text)."""
 
     session_id: int
     ident: str  # the key a rep's decision is stored under (core.matching.identity_key)
@@ -67,7 +68,7 @@ class UnmatchedRow:
     zoom_user_id: str
     minutes: int
     first_join: str | None
-    candidates: tuple[int, ...]  # student ids, best first
+    matched_elsewhere: tuple[int, ...]  # student ids a rule matched, not expected in this session
     reason: str
     session_key: str
     module: int | None
@@ -77,8 +78,19 @@ class UnmatchedRow:
 
     @classmethod
     def of(cls, row: dict) -> UnmatchedRow:
-        row.update(candidates=tuple(json.loads(row["candidates"])), date=dt.date.fromisoformat(row["date"]))
+        row.update(
+            matched_elsewhere=tuple(json.loads(row["matched_elsewhere"])),
+            date=dt.date.fromisoformat(row["date"]),
+        )
         return cls(**row)
+
+
+@dataclass(frozen=True)
+class AttendanceState:
+    """Where a session's stored attendance stands: changes not in it yet (`dirty`), computations saved."""
+
+    dirty: int
+    version: int
 
 
 @dataclass(frozen=True)
@@ -113,7 +125,7 @@ class AttendanceStore(Connection):
         with self.write(savepoint=False):
             added = self._insert_presence(session_id, edges)
             if added:
-                self.db.execute("UPDATE sessions SET dirty = 1 WHERE id = ? AND dirty = 0", [session_id])
+                self.db.execute("UPDATE sessions SET dirty = dirty + 1 WHERE id = ?", [session_id])
         return added
 
     def replace_report_presence(self, session_id: int, edges: Iterable[Edge]) -> None:
@@ -158,27 +170,36 @@ class AttendanceStore(Connection):
         )
 
     def presence(self, session_id: int) -> list[Edge]:
-        return [
-            Edge(
-                connection=row["connection"],
-                source=row["source"],
-                room=row["room"],
-                kind=row["edge"],
-                at=parse_utc_text(row["at"]),
-                identity=ZoomIdentity(
-                    name=row["name"],
-                    email=row["email"],
-                    zoom_user_id=row["zoom_user_id"],
-                    registrant_id=row["registrant_id"],
-                ),
-                instance=row["instance"],
-                participant_uuid=row["participant_uuid"],
-                parent=row["parent"],
-            )
-            for row in self.db.query(
-                "SELECT * FROM presence WHERE session_id = ? ORDER BY at, id", [session_id]
-            )
-        ]
+        """The session's edges in time order. Plain tuples and each distinct time parsed once: a
+        session with thousands of participants is read at every recomputation."""
+        times: dict[str, dt.datetime] = {}
+        identities: dict[tuple[str, str, str, str], ZoomIdentity] = {}
+        edges = []
+        for (
+            connection,
+            source,
+            room,
+            kind,
+            at,
+            name,
+            email,
+            user_id,
+            registrant_id,
+            instance,
+            uuid,
+            parent,
+        ) in self.db.execute(
+            "SELECT connection, source, room, edge, at, name, email, zoom_user_id, registrant_id, instance, "
+            "participant_uuid, parent FROM presence WHERE session_id = ? ORDER BY at, id",
+            [session_id],
+        ):
+            moment = times.get(at) or times.setdefault(at, parse_utc_text(at))
+            key = (name, email, user_id, registrant_id)
+            identity = identities.get(key)
+            if identity is None:
+                identity = identities.setdefault(key, ZoomIdentity(*key))
+            edges.append(Edge(connection, source, room, kind, moment, identity, instance, uuid, parent))
+        return edges
 
     # -- attendance ---------------------------------------------------------------------------------
 
@@ -253,9 +274,23 @@ class AttendanceStore(Connection):
                 )
             self.db.execute("UPDATE sessions SET dirty = dirty + 1 WHERE id = ?", [session_id])
 
-    def save_attendance(self, session_id: int, result: SessionAttendance, *, seen_dirty: int) -> None:
-        """Replace a session's computed attendance; `seen_dirty` is the dirty count it was computed at."""
+    def attendance_state(self, session_id: int) -> AttendanceState:
+        """The session's dirty count and attendance version: read them before a computation's inputs."""
+        row = next(
+            self.db.query("SELECT dirty, attendance_version FROM sessions WHERE id = ?", [session_id]), None
+        )
+        return AttendanceState(row["dirty"], row["attendance_version"]) if row else AttendanceState(0, 0)
+
+    def save_attendance(self, session_id: int, result: SessionAttendance, *, seen: AttendanceState) -> bool:
+        """Replace a session's computed attendance, computed from inputs read after `seen`.
+
+        Changes made since `seen` stay counted in `dirty`, so the session is computed again at the next
+        read. False, and nothing stored, when another computation was saved since `seen`: it read its
+        inputs later (or at the same time), so this one may be older.
+        """
         with self.write():
+            if self.attendance_state(session_id).version != seen.version:
+                return False
             self.db.execute("DELETE FROM attendance WHERE session_id = ?", [session_id])
             self.db.conn.executemany(
                 "INSERT INTO attendance (session_id, student_id, group_number, status, computed_status, minutes, "
@@ -278,7 +313,7 @@ class AttendanceStore(Connection):
             self.db.execute("DELETE FROM unmatched_participants WHERE session_id = ?", [session_id])
             self.db.conn.executemany(
                 "INSERT INTO unmatched_participants (session_id, ident, name, email, zoom_user_id, minutes, "
-                "first_join, candidates, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "first_join, matched_elsewhere, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         session_id,
@@ -288,15 +323,18 @@ class AttendanceStore(Connection):
                         u.identity.zoom_user_id,
                         u.minutes,
                         to_utc_text(u.first_join) if u.first_join else None,
-                        json.dumps(list(u.candidates)),
+                        json.dumps(list(u.matched_elsewhere)),
                         u.reason,
                     )
                     for u in result.unmatched
                 ],
             )
             self.db.execute(
-                "UPDATE sessions SET dirty = max(dirty - ?, 0) WHERE id = ?", [seen_dirty, session_id]
+                "UPDATE sessions SET dirty = max(dirty - ?, 0), attendance_version = attendance_version + 1 "
+                "WHERE id = ?",
+                [seen.dirty, session_id],
             )
+        return True
 
     def dirty_count(self, session_id: int) -> int:
         row = next(self.db.query("SELECT dirty FROM sessions WHERE id = ?", [session_id]), None)
@@ -337,21 +375,28 @@ class AttendanceStore(Connection):
         return [AttendanceRow.of(row) for row in self.db.query(sql, params)]
 
     def unmatched_rows(
-        self, *, module: int | None = None, week: int | None = None, session_id: int | None = None
+        self,
+        *,
+        module: int | None = None,
+        week: int | None = None,
+        session_id: int | None = None,
+        ident: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[UnmatchedRow]:
-        """Unmatched participants with their session, newest session first."""
-        clause, params = where({"s.module": module, "s.week": week, "s.id": session_id})
+        """Unmatched participants with their session, newest session first, then by first join;
+        `limit` and `offset` take one page of them."""
+        clause, params = where({"s.module": module, "s.week": week, "s.id": session_id, "u.ident": ident})
         sql = (
             "SELECT u.*, s.key AS session_key, s.module, s.week, s.date, s.kind FROM unmatched_participants u "
             "JOIN sessions s ON s.id = u.session_id"
         ) + clause
-        return [
-            UnmatchedRow.of(row)
-            for row in self.db.query(sql + " ORDER BY s.start_utc DESC, u.first_join", params)
-        ]
+        sql += " ORDER BY s.start_utc DESC, u.first_join, u.ident LIMIT ? OFFSET ?"
+        params += [-1 if limit is None else limit, offset]
+        return [UnmatchedRow.of(row) for row in self.db.query(sql, params)]
 
     def unmatched_participant(self, session_id: int, ident: str) -> UnmatchedRow | None:
-        rows = [r for r in self.unmatched_rows(session_id=session_id) if r.ident == ident]
+        rows = self.unmatched_rows(session_id=session_id, ident=ident)
         return rows[0] if rows else None
 
     def status_counts(
@@ -369,8 +414,10 @@ class AttendanceStore(Connection):
             )
         ]
 
-    def unmatched_counts(self) -> list[UnmatchedCount]:
-        """Sessions with unmatched participants waiting for a rep, newest first, with how many."""
+    def unmatched_counts(self, *, session_id: int | None = None) -> list[UnmatchedCount]:
+        """Sessions with unmatched participants waiting for a rep (or only this one), newest first,
+        with how many."""
+        clause, params = where({"s.id": session_id})
         return [
             UnmatchedCount(
                 row["session_key"],
@@ -382,8 +429,10 @@ class AttendanceStore(Connection):
             )
             for row in self.db.query(
                 "SELECT s.key AS session_key, s.kind, s.module, s.week, s.date, count(*) AS n "
-                "FROM unmatched_participants u JOIN sessions s ON s.id = u.session_id "
-                "GROUP BY s.id ORDER BY s.start_utc DESC, s.module"
+                "FROM unmatched_participants u JOIN sessions s ON s.id = u.session_id"
+                + clause
+                + " GROUP BY s.id ORDER BY s.start_utc DESC, s.module",
+                params,
             )
         ]
 

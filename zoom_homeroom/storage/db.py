@@ -47,8 +47,38 @@ def connect(path: Path | str) -> Database:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as error:
-        raise StorageError(f"{path}: cannot open the database: {error}") from None
+        raise permission_error(path, error) or StorageError(
+            f"{path}: cannot open the database: {error}"
+        ) from None
     return Database(conn, execute_plugins=False)
+
+
+# What SQLite says when the file or its folder cannot be written (it keeps -wal and -shm beside it).
+_PERMISSION_MESSAGES = ("attempt to write a readonly database", "unable to open database file")
+
+
+def permission_error(path: Path | str, error: sqlite3.Error | None = None) -> StorageError | None:
+    """A one-line StorageError naming the file and the permission it lacks, for an error its
+    permissions caused (None for any other error). Without an error: whether the file and its folder
+    can be written at all (None when they can)."""
+    if error is not None and not any(message in str(error) for message in _PERMISSION_MESSAGES):
+        return None
+    database = Path(path)
+    folder = database.parent.resolve()
+    if database.exists() and not os.access(database, os.R_OK):
+        lacking = "cannot be read: this user needs read and write permission on the file"
+    elif database.exists() and not os.access(database, os.W_OK):
+        lacking = "is read-only: this user needs write permission on the file"
+    elif not os.access(folder, os.W_OK):
+        lacking = (
+            f"is in a read-only folder: this user needs write permission on {folder}, where SQLite "
+            f"keeps {database.name}-wal and {database.name}-shm"
+        )
+    elif error is None:
+        return None
+    else:
+        lacking = f"cannot be written ({error}): check the file, its folder and the file system"
+    return StorageError(f"{database}: the database {lacking}")
 
 
 class _WriterQueue:
@@ -100,6 +130,12 @@ class Connection:
             os.close(self._wal_fd)
             self._wal_fd = None
 
+    def check_writable(self) -> None:
+        """Raise the one-line StorageError when the file or its folder cannot be written: a service that
+        could only read would refuse every webhook."""
+        if self._path not in ("", ":memory:") and (problem := permission_error(self._path)):
+            raise problem
+
     def ping(self) -> bool:
         """True when the database answers a query."""
         return self.db.execute("SELECT 1").fetchone() == (1,)
@@ -132,11 +168,13 @@ class Connection:
             conn.execute("PRAGMA synchronous = FULL")
         try:
             with self._writers.turn():
-                conn.execute("BEGIN IMMEDIATE")
+                self._begin()
                 try:
                     yield self.db
-                except BaseException:
+                except BaseException as error:
                     conn.execute("ROLLBACK")
+                    if isinstance(error, sqlite3.OperationalError):
+                        raise permission_error(self._path, error) or error from None
                     raise
                 conn.execute("COMMIT")
         finally:
@@ -144,6 +182,13 @@ class Connection:
                 conn.execute("PRAGMA synchronous = NORMAL")
         if wal is not None:
             os.fsync(wal)
+
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE: where the database cannot be written, the one-line StorageError saying why."""
+        try:
+            self.db.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise permission_error(self._path, error) or error from None
 
     def _wal(self) -> int | None:
         """A descriptor of the database's WAL file, for fsync; None where there is none (in memory)."""

@@ -375,3 +375,52 @@ def m007_registrations(db: Database) -> None:
         CREATE INDEX presence_registrant ON presence (registrant_id) WHERE registrant_id <> ''
         """,
     )
+
+
+@migrations()
+def m008_attendance_outside_the_write_lock(db: Database) -> None:
+    """Attendance computed outside the write lock, suggestions made at read time, stored evidence capped.
+
+    A session's `attendance_version` counts the computations saved, so a slow one never stores its older
+    result over a newer one (see `AttendanceStore.save_attendance`). An unmatched participant keeps only
+    the students it matched elsewhere (`matched_elsewhere`); likely students are suggested when a page
+    shows it. Names, emails and ids of edges stored before every source capped them are cut as the
+    service now cuts them (64, 254 and 128 characters: `core.matching`); an email too long to be one is
+    dropped. Every session is recomputed.
+    """
+    _script(
+        db,
+        """
+        ALTER TABLE sessions ADD COLUMN attendance_version INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE unmatched_participants RENAME COLUMN candidates TO matched_elsewhere;
+        UPDATE unmatched_participants SET matched_elsewhere = '[]';
+        UPDATE presence SET name = substr(trim(name), 1, 64) WHERE length(name) > 64;
+        UPDATE presence SET email = '' WHERE length(email) > 254;
+        UPDATE OR REPLACE presence SET connection = substr(connection, 1, 128), room = substr(room, 1, 128),
+            instance = substr(instance, 1, 128), zoom_user_id = substr(zoom_user_id, 1, 128),
+            participant_uuid = substr(participant_uuid, 1, 128), parent = substr(parent, 1, 128),
+            registrant_id = substr(registrant_id, 1, 128)
+            WHERE max(length(connection), length(room), length(instance), length(zoom_user_id),
+                      length(participant_uuid), length(parent), length(registrant_id)) > 128;
+        UPDATE sessions SET dirty = dirty + 1
+        """,
+    )
+
+
+@migrations()
+def m009_user_sessions(db: Database) -> None:
+    """Dashboard sign-ins kept server-side, so signing out (or removing a user, or changing their
+    password) ends a session even for a copy of its cookie. The cookie carries a random session id;
+    only its sha256 is stored."""
+    _script(
+        db,
+        """
+        CREATE TABLE user_sessions (
+            id_hash TEXT PRIMARY KEY,            -- sha256 hex of the session id in the signed cookie
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX user_sessions_user ON user_sessions (user_id)
+        """,
+    )

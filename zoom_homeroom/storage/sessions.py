@@ -61,7 +61,7 @@ class SessionStore(Connection):
                     "meeting_key = coalesce(excluded.meeting_key, sessions.meeting_key), "
                     "occurrence_id = coalesce(excluded.occurrence_id, sessions.occurrence_id), "
                     "dirty = CASE WHEN sessions.start_utc != excluded.start_utc "
-                    "OR sessions.end_utc != excluded.end_utc THEN 1 ELSE sessions.dirty END",
+                    "OR sessions.end_utc != excluded.end_utc THEN sessions.dirty + 1 ELSE sessions.dirty END",
                     [
                         session.key,
                         session.kind,
@@ -84,7 +84,7 @@ class SessionStore(Connection):
                 {"session_id": session_id, "student_id": student_id, "group_number": group}
                 for student_id, group in members
             )
-            self.db.execute("UPDATE sessions SET dirty = 1 WHERE id = ?", [session_id])
+            self.db.execute("UPDATE sessions SET dirty = dirty + 1 WHERE id = ?", [session_id])
 
     def session_members(self, session_id: int) -> list[tuple[int, int]]:
         """(student id, group) pairs expected in the session, by group."""
@@ -170,7 +170,7 @@ class SessionStore(Connection):
             self.db.execute(
                 "UPDATE sessions SET zoom_uuid = coalesce(zoom_uuid, ?), "
                 "ended_at = CASE WHEN ended_at IS NULL OR ? > ended_at THEN coalesce(?, ended_at) "
-                "ELSE ended_at END, dirty = 1 WHERE id = ?",
+                "ELSE ended_at END, dirty = dirty + 1 WHERE id = ?",
                 [zoom_uuid or None, ended, ended, session_id],
             )
             if zoom_uuid:

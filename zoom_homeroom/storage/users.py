@@ -1,4 +1,5 @@
-"""Who may use the dashboard and the API: users, API tokens (their hashes only) and failed sign-ins."""
+"""Who may use the dashboard and the API: users, their signed-in sessions and API tokens (the hashes of
+both only), and failed sign-ins."""
 
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ class UserStore(Connection):
     """Users, API tokens and sign-in throttling."""
 
     def save_user(self, email: str, role: str, password_hash: str, *, now: dt.datetime) -> bool:
-        """Create the user, or update their role and password; True when created."""
+        """Create the user, or update their role and password (which ends their sessions); True when
+        created."""
         email = normalise_email(email)
         users = self.db["users"]
         with self.write():
             existing = next(self.db.query("SELECT id FROM users WHERE email = ?", [email]), None)
             if existing:
                 users.update(existing["id"], {"role": role, "password_hash": password_hash})
+                self.db.execute("DELETE FROM user_sessions WHERE user_id = ?", [existing["id"]])
                 return False
             users.insert(
                 {"email": email, "role": role, "password_hash": password_hash, "created_at": to_utc_text(now)}
@@ -28,10 +31,15 @@ class UserStore(Connection):
             return True
 
     def remove_user(self, email: str) -> bool:
+        """Remove a user; their sessions go with them."""
         with self.write():
             return (
                 self.db.execute("DELETE FROM users WHERE email = ?", [normalise_email(email)]).rowcount == 1
             )
+
+    def has_users(self) -> bool:
+        """Whether the database has its users table yet (a database never migrated has not)."""
+        return self.db["users"].exists()
 
     def user_by_email(self, email: str) -> User | None:
         row = next(self.db.query("SELECT * FROM users WHERE email = ?", [normalise_email(email)]), None)
@@ -43,6 +51,32 @@ class UserStore(Connection):
 
     def users(self) -> list[User]:
         return [_user(row) for row in self.db.query("SELECT * FROM users ORDER BY email")]
+
+    def start_session(self, user_id: int, id_hash: str, *, now: dt.datetime, expires_at: dt.datetime) -> None:
+        """Record a sign-in under the hash of its session id (and forget sessions that have expired)."""
+        with self.write():
+            self.db.execute("DELETE FROM user_sessions WHERE expires_at <= ?", [to_utc_text(now)])
+            self.db.execute(
+                "INSERT INTO user_sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                [id_hash, user_id, to_utc_text(now), to_utc_text(expires_at)],
+            )
+
+    def session_user(self, id_hash: str, *, now: dt.datetime) -> User | None:
+        """The user of a session that has not ended or expired, else None."""
+        row = next(
+            self.db.query(
+                "SELECT u.* FROM user_sessions s JOIN users u ON u.id = s.user_id "
+                "WHERE s.id_hash = ? AND s.expires_at > ?",
+                [id_hash, to_utc_text(now)],
+            ),
+            None,
+        )
+        return _user(row) if row else None
+
+    def end_session(self, id_hash: str) -> None:
+        """End one session (signing out): its cookie, and every copy of it, stops working."""
+        with self.write():
+            self.db.execute("DELETE FROM user_sessions WHERE id_hash = ?", [id_hash])
 
     def add_token(self, name: str, token_hash: str, *, now: dt.datetime) -> bool:
         """Store a new token's hash under a unique name; False when the name is taken."""

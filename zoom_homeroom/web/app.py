@@ -7,6 +7,7 @@ import logging
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, default_exceptions
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 import webhooks
 
@@ -23,6 +24,16 @@ from .context import get_runtime
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 1024 * 1024
+# SQLite's integers are 64-bit: a larger id in a path would fail in the query, not be found.
+MAX_PATH_INTEGER = 2**63 - 1
+
+
+class PathInteger(IntegerConverter):
+    """`<int:...>` in every route: a number SQLite can hold, anything larger is a 404."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", MAX_PATH_INTEGER)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(
@@ -42,6 +53,7 @@ def create_app(
     configure_logging(settings.secrets())
 
     app = Flask(__name__)
+    app.url_map.converters["int"] = PathInteger
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,

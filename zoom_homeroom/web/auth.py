@@ -3,15 +3,16 @@
 Access is denied by default: `init_app` installs a guard in front of every view. Only `/healthz`, the
 webhooks, the sign-in page and static files are open; pages redirect to sign-in, `/api/` answers 401
 JSON. A dashboard session is a signed cookie (HttpOnly, SameSite=Lax, Secure whenever the request came
-over HTTPS); an API client sends `Authorization: Bearer <token>`, of which only the sha256 is stored.
+over HTTPS) carrying a random session id that the database must still know: signing out, removing the
+user or changing their password ends it, for every copy of the cookie. An API client sends
+`Authorization: Bearer <token>`. Of session ids and tokens, only the sha256 is stored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import logging
+import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -69,21 +70,20 @@ login_manager = LoginManager()
 
 
 class DashboardUser(UserMixin):
-    """A signed-in admin or rep. The session id includes a fingerprint of the password hash, so a
-    password change or a removal signs them out everywhere."""
+    """A signed-in admin or rep, and the id of their session (what the cookie carries)."""
 
-    def __init__(self, user: User):
+    def __init__(self, user: User, session_id: str):
         self.user_id = user.id
         self.email = user.email
         self.role = user.role
-        self._fingerprint = _fingerprint(user)
+        self.session_id = session_id
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
     def get_id(self) -> str:
-        return f"{self.user_id}:{self._fingerprint}"
+        return self.session_id
 
 
 @dataclass(frozen=True)
@@ -103,20 +103,21 @@ class TokenClient(UserMixin):
         return f"token:{self.token_id}"
 
 
-def _fingerprint(user: User) -> str:
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, user.password_hash.encode(), hashlib.sha256).hexdigest()[:16]
-
-
 @login_manager.user_loader
 def _load_user(session_id: str) -> DashboardUser | None:
-    user_id, _, fingerprint = session_id.partition(":")
-    if not user_id.isdigit():
-        return None
-    user = get_runtime().storage.user(int(user_id))
-    if user is None or not hmac.compare_digest(fingerprint, _fingerprint(user)):
-        return None
-    return DashboardUser(user)
+    runtime = get_runtime()
+    user = runtime.storage.session_user(hash_token(session_id), now=runtime.now())
+    return DashboardUser(user, session_id) if user is not None else None
+
+
+def _start_session(user: User) -> DashboardUser:
+    """A new server-side session for a user who just signed in; it ends with the cookie's lifetime."""
+    runtime = get_runtime()
+    session_id = secrets.token_urlsafe(32)
+    now = runtime.now()
+    expires_at = now + current_app.permanent_session_lifetime
+    runtime.storage.start_session(user.id, hash_token(session_id), now=now, expires_at=expires_at)
+    return DashboardUser(user, session_id)
 
 
 @login_manager.request_loader
@@ -289,14 +290,17 @@ def sign_in() -> ResponseReturnValue:
     storage.clear_sign_in_failures(keys[0])
     session.clear()  # a fresh session: nothing from before sign-in carries over
     session.permanent = True
-    login_user(DashboardUser(user))
+    login_user(_start_session(user))
     log.info("signed in: %s", user.email)
     return redirect(target)
 
 
 @bp.post("/sign-out")
 def sign_out() -> BaseResponse:
-    """Sign out (a POST, with the form's CSRF token) and forget the session."""
+    """Sign out (a POST, with the form's CSRF token): the session ends server-side, so a copy of its
+    cookie is refused too."""
+    if isinstance(current_user, DashboardUser):
+        get_runtime().storage.end_session(hash_token(current_user.session_id))
     logout_user()
     session.clear()
     flash("You are signed out.", "ok")

@@ -23,7 +23,7 @@ from ..core.models import HOMEROOM, MIX_IT_UP, STATUSES, Calendar, SessionRecord
 from ..core.times import parse_utc_text
 from ..services import attendance, registration
 from ..storage import Storage
-from ..storage.attendance import AttendanceRow, StatusCount
+from ..storage.attendance import AttendanceRow, StatusCount, UnmatchedRow
 from .auth import error_page
 from .charts import Bar, stacked_bars
 from .context import get_runtime
@@ -35,6 +35,8 @@ NOT_A_STUDENT = "not-a-student"
 OVERRIDE_ACTIONS: dict[str, str | None] = {"excused": "excused", "present": "present", "clear": None}
 STATUS_LETTERS = {"present": "P", "late": "L", "partial": "Pt", "absent": "A", "excused": "E"}
 ATTENDED = ("present", "late")
+# Unmatched participants per page of a session: each carries a form listing the session's students.
+UNMATCHED_PER_PAGE = 25
 
 
 # -- template helpers --------------------------------------------------------------------------------
@@ -224,16 +226,58 @@ def session_page(key: str) -> ResponseReturnValue:
     for line in lines:
         groups.setdefault(line.group, Group(line.group, topics.get(line.group))).lines.append(line)
     students = sorted({line.email: line.name for line in lines}.items(), key=lambda item: item[1].casefold())
+    page = _unmatched_page(fresh, session)
     return render_template(
         "dashboard/session.html",
         session=session,
         started=session.start <= now,
         recorded=any(line.record for line in lines),
         groups=sorted(groups.values(), key=lambda group: group.number),
-        unmatched=[(row, fresh.candidates(row)) for row in fresh.unmatched(session_id=session.id)],
+        unmatched=[(row, fresh.candidates(row)) for row in page.rows],
+        page=page,
         students=students,
         not_a_student=NOT_A_STUDENT,
     )
+
+
+@dataclass(frozen=True)
+class UnmatchedPage:
+    """One page of a session's unmatched participants (`number` from 1), and where it sits."""
+
+    rows: list[UnmatchedRow]
+    number: int
+    pages: int
+    total: int
+
+    @property
+    def first(self) -> int:
+        return (self.number - 1) * UNMATCHED_PER_PAGE + 1 if self.total else 0
+
+    @property
+    def last(self) -> int:
+        return min(self.number * UNMATCHED_PER_PAGE, self.total)
+
+
+def _unmatched_page(fresh: attendance.Attendance, session: SessionRecord) -> UnmatchedPage:
+    """The page `?unmatched=N` asks for (the last one when N is past it); suggestions are scored only
+    for its rows."""
+    wanted = _page_number(request.args.get("unmatched", ""))
+    total = sum(count.count for count in fresh.unmatched_counts(session_id=session.id))
+    pages = max(1, -(-total // UNMATCHED_PER_PAGE))
+    number = min(wanted, pages)
+    rows = fresh.unmatched(
+        session_id=session.id, limit=UNMATCHED_PER_PAGE, offset=(number - 1) * UNMATCHED_PER_PAGE
+    )
+    return UnmatchedPage(rows, number, pages, total)
+
+
+def _page_number(text: str) -> int:
+    text = text.strip()
+    if not text:
+        return 1
+    if not (text.isascii() and text.isdigit()) or len(text) > 6 or int(text) < 1:
+        abort(400, f"unmatched must be a page number, not {text[:20]!r}")
+    return int(text)
 
 
 def _session_or_404(storage: Storage, key: str) -> SessionRecord:
