@@ -42,7 +42,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path):
                 "ZOOM_OAUTH_TOKEN_URL": "not a url",
                 "HOMEROOM_DATABASE": str(tmp_path / "missing-dir" / "x.db"),
                 "HOMEROOM_SECRET_KEY": "short-secret",
-                "SLACK_WEBHOOK_URL": "http://hooks.slack.example/abc",
+                "SLACK_BOT_TOKEN": "xoxp-a-user-token-not-the-bot",
             }
         )
     problems = caught.value.problems
@@ -51,8 +51,9 @@ def test_every_problem_is_reported_at_once(tmp_path: Path):
     assert any(p.startswith("ZOOM_OAUTH_TOKEN_URL") for p in problems)
     assert any("missing-dir" in p for p in problems)
     assert any("HOMEROOM_SECRET_KEY is too short" in p for p in problems)
+    assert any(p.startswith("SLACK_BOT_TOKEN must be the app's Bot User OAuth Token") for p in problems)
     assert "short-secret" not in str(caught.value)
-    assert "hooks.slack.example/abc" not in str(caught.value)
+    assert "xoxp-a-user-token" not in str(caught.value)
 
 
 def test_require_zoom_names_each_missing_variable():

@@ -13,8 +13,6 @@ from dataclasses import asdict, dataclass, fields
 from itertools import combinations
 from typing import Any
 
-import requests
-
 from ..core.formation import Formation, FormationError, form_groups
 from ..core.meetings import mix_it_up_meeting_spec
 from ..core.models import MIX_IT_UP, Calendar, FormedGroup, PlannedSession, StoredFormation, mix_it_up_key
@@ -254,17 +252,3 @@ def share_markdown(shared: SharedGroups) -> str:
 def _slack_text(text: str) -> str:
     """Escape Slack's control characters so a name cannot ping a channel or fake a link."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def announce(runtime: Runtime, week: int) -> None:
-    """Post the week's groups to the Slack incoming webhook in SLACK_WEBHOOK_URL (never echoed: it is secret)."""
-    url = runtime.settings.slack_webhook_url
-    if not url:
-        raise MixItUpError("SLACK_WEBHOOK_URL is not set (see .env.example)")
-    text = share_markdown(shared_groups(runtime, week))
-    try:
-        response = requests.post(url, json={"text": text}, timeout=10)
-    except requests.RequestException as error:
-        raise MixItUpError(f"could not reach Slack: {type(error).__name__}") from None
-    if response.status_code != 200:
-        raise MixItUpError(f"Slack refused the message: HTTP {response.status_code} {response.text[:100]!r}")
