@@ -45,7 +45,7 @@ def test_presence_by_instance_rebuilds_webhook_edges_from_the_stored_deliveries(
             )
             storage.db.execute("UPDATE sessions SET dirty = 0")
 
-        assert storage.migrate() == ["m006_presence_by_instance"]
+        assert storage.migrate()[0] == "m006_presence_by_instance"  # and any later ones
 
         kept = storage.presence(session.id)
         assert [(edge.source, edge.instance, edge.connection) for edge in kept] == [

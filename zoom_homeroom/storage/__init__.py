@@ -2,7 +2,7 @@
 or typed rows.
 
 `Storage` is one facade over the areas, one module each (roster, sessions, deliveries, attendance,
-mixitup, users), all built on `db.Connection`: the connection, its writer queue and durable writes.
+mixitup, slack, users), all built on `db.Connection`: the connection, its writer queue and durable writes.
 The schema is `migrations.py`. `StoragePool` shares connections among the threads of a process.
 """
 
@@ -18,12 +18,13 @@ from .migrations import migrations
 from .mixitup import MixItUpStore
 from .roster import RosterStore
 from .sessions import SessionStore
+from .slack import SlackStore
 from .users import UserStore
 
 __all__ = ["Storage", "StorageError", "StoragePool", "connect"]
 
 
-class Storage(RosterStore, SessionStore, DeliveryStore, AttendanceStore, MixItUpStore, UserStore):
+class Storage(RosterStore, SessionStore, DeliveryStore, AttendanceStore, MixItUpStore, SlackStore, UserStore):
     """All reads and writes of the service's state."""
 
     @classmethod
