@@ -1,7 +1,7 @@
 """Who may see what: dashboard users (Flask-Login), API tokens, CSRF, throttled sign-in, security headers.
 
 Access is denied by default: `init_app` installs a guard in front of every view. Only `/healthz`, the
-webhooks, the sign-in page and static files are open; pages redirect to sign-in, `/api/` answers 401
+webhooks (Zoom's and Slack's), the sign-in page and static files are open; pages redirect to sign-in, `/api/` answers 401
 JSON. A dashboard session is a signed cookie (HttpOnly, SameSite=Lax, Secure whenever the request came
 over HTTPS); an API client sends `Authorization: Bearer <token>`, of which only the sha256 is stored.
 """
@@ -178,8 +178,9 @@ def init_app(app: Flask) -> None:
 
 
 def _is_webhook(incoming: Request) -> bool:
-    """Zoom's deliveries: signed by Zoom (checked in the view), no browser, no session, no CSRF token."""
-    return incoming.path.startswith("/webhooks/")
+    """Zoom's deliveries and Slack's interactions: signed (checked in the view), no browser, no session,
+    no CSRF token."""
+    return incoming.path.startswith(("/webhooks/", "/slack/"))
 
 
 def _is_open() -> bool:
