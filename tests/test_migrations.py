@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from tests.factories import utc
@@ -59,5 +60,24 @@ def test_presence_by_instance_rebuilds_webhook_edges_from_the_stored_deliveries(
         assert [(e.instance, e.connection, e.participant_uuid, e.kind) for e in webhook] == [
             ("4444AAAiAAAAAiAiAiiAii==", "16778240", "p-16778240", "join")
         ]
+    finally:
+        storage.close()
+
+
+def test_slack_keeps_the_poll_answers_imported_before_it_as_imported(tmp_path):
+    path = tmp_path / "homeroom.db"
+    old = connect(path)
+    migrations.apply(old, stop_before="m007_slack")
+    old.execute(
+        "INSERT INTO students (email, name, module, program, group_number, created_at, updated_at) "
+        "VALUES ('ada@students.example.org', 'Ada', 1, 'FE', 1, 'x', 'x')"
+    )
+    old.execute("INSERT INTO poll_answers VALUES ('2027-01-13', 2, 1, 'Open source', 1)")
+    old.close()
+    storage = Storage.open(path, migrate=False)
+    try:
+        assert storage.migrate()[0] == "m007_slack"  # and any later ones
+        assert storage.poll_respondents(dt.date(2027, 1, 13)) == {"csv": 1}
+        assert storage.poll_answers(dt.date(2027, 1, 13)) == {1: ["Open source"]}
     finally:
         storage.close()
