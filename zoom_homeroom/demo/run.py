@@ -1,9 +1,11 @@
-"""`homeroom demo`: the main job on the built-in Zoom sandbox, in one process, with no credentials.
+"""`homeroom demo`: the main job on the built-in Zoom and Slack sandboxes, in one process, with no
+credentials.
 
-It starts the sandbox and the service, loads a sample cohort (four modules, two programs) and a Mix It
-Up poll, syncs the meetings, forms week 2's Mix It Up groups, plays week 1 and then a whole week-2
-Wednesday through signed webhooks on a faster clock, computes attendance, runs the backfill, and serves
-the dashboard until Ctrl-C. `fast=True` plays with no waiting and returns.
+It starts the sandboxes and the service, loads a sample cohort (four modules, two programs), syncs the
+meetings, runs week 2's Mix It Up poll in Slack (the cohort votes through it), forms and announces the
+groups, plays week 1 and then a whole week-2 Wednesday through signed webhooks on a faster clock,
+computes attendance, runs the backfill (and the reps' digest), and serves the dashboard until Ctrl-C.
+`fast=True` plays with no waiting and returns.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from ..services.sync import sync_homeroom
 from ..services.users import hash_password
 from ..settings import Settings, load_calendar, sandbox_settings
 from ..web.app import create_app
-from .cohort import poll_csv, roster_csv, sample_students
+from .cohort import TOPICS, roster_csv, sample_students
+from .slack import DemoSlack, SlackChannels
 from .wednesday import Action, MeetingPlan, script_day
 
 TIMEZONE = "America/Denver"
@@ -94,11 +97,20 @@ class DemoOptions:
     speed: float = 240.0  # simulated seconds per real second: an hour in 15 s
 
 
-def demo_calendar_toml(week1_monday: dt.date) -> str:
+def demo_calendar_toml(week1_monday: dt.date, slack: SlackChannels | None = None) -> str:
+    """The demo's calendar; with `slack`, where it posts in the Slack sandbox (and the poll's topics)."""
     modules = "\n".join(
         f'[[modules]]\nnumber = {n}\nhost = "mod{n}@school.example.org"\n'
         f'week1_monday = "{week1_monday.isoformat()}"\nskip = []\n'
+        + (f'slack_channel = "{slack.modules[n]}"\n' if slack else "")
         for n in (1, 2, 3, 4)
+    )
+    topics = ", ".join(f'"{topic}"' for topic in TOPICS)
+    slack_tables = (
+        f'[slack]\nchannel = "{slack.channel}"\nreps_channel = "{slack.reps_channel}"\n'
+        f'dashboard_url = "{slack.dashboard_url}"\n'
+        if slack
+        else ""
     )
     return f"""# The demo's program calendar (written by `homeroom demo`).
 timezone = "{TIMEZONE}"
@@ -116,11 +128,13 @@ duration_minutes = 30
 host = "careers@school.example.org"
 group_size = [4, 6]
 upper_modules = [3, 4]
+topics = [{topics}]
 
 [attendance]
 present_fraction = 0.5
 late_after_minutes = 10
 
+{slack_tables}
 {modules}"""
 
 
@@ -142,7 +156,10 @@ def run_demo(options: DemoOptions, echo: Echo) -> list[PlayedDay]:
     sandbox = ZoomSandbox(users=hosts, clock=clock, report_delay=REPORT_DELAY, seed=SEED).start(
         port=options.sandbox_port
     )
-    settings = sandbox_settings(sandbox, database=data / "homeroom.db", config=calendar_path)
+    slack = DemoSlack(sample_students(seed=SEED), clock, seed=SEED)
+    settings = sandbox_settings(
+        sandbox, database=data / "homeroom.db", config=calendar_path, slack=slack.sandbox
+    )
     runtime = Runtime(settings, clock=clock)
     server = None
     played: list[PlayedDay] = []
@@ -150,7 +167,12 @@ def run_demo(options: DemoOptions, echo: Echo) -> list[PlayedDay]:
         server = _serve(settings, calendar, clock, options.port)
         service_url = f"http://127.0.0.1:{server.server_port}"
         sandbox.connect_webhooks(f"{service_url}/webhooks/zoom")
+        # The calendar gains its [slack] table now that the service's address is known.
+        calendar_path.write_text(
+            demo_calendar_toml(week1_monday, slack.connect(service_url)), encoding="utf-8"
+        )
         echo(f"Zoom sandbox:  {sandbox.url}  (API {sandbox.api_url})")
+        echo(f"Slack sandbox: {slack.sandbox.url}  (API {slack.sandbox.api_url})")
         echo(f"Service:       {service_url}  (health: {service_url}/healthz)")
         echo(
             f"Data:          {data}  (HOMEROOM_DATABASE={settings.database} HOMEROOM_CONFIG={calendar_path})"
@@ -165,8 +187,12 @@ def run_demo(options: DemoOptions, echo: Echo) -> list[PlayedDay]:
             "\nThe day before week 2: sync again (the agenda moves to week 2's prompt), form Mix It Up groups"
         )
         _sync_all(runtime, echo)
+        slack.run_poll(runtime, lambda moment: clock.advance_to(moment, wait=False), echo)
         _form_mix_it_up(runtime, echo)
+        slack.announce(runtime, echo)
         week2 = _day(calendar, 2)
+        clock.advance_to(_local(week2, 9, tz), wait=False)
+        slack.post_prompts(runtime, week2, echo)
         speed = "with no waiting" if options.fast else f"{options.speed:g}x faster than real time"
         echo(f"\nPlaying Wednesday {week2:%Y-%m-%d}, 12:55-14:05 {tz.key}, {speed} ...")
         plans = _plans(runtime, 2)
@@ -175,6 +201,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> list[PlayedDay]:
         )
         clock.advance_to(_local(week2, 15, tz), wait=False)
         _finish(runtime, echo)
+        slack.report_digests(echo)
         _summary(runtime, echo)
         _create_demo_user(runtime)
         echo(f"\nDashboard: {service_url}/  sign in as {DEMO_USER} / {DEMO_PASSWORD}")
@@ -191,6 +218,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> list[PlayedDay]:
             server.shutdown()
             server.server_close()
         sandbox.stop()
+        slack.stop()
         runtime.close()
     return played
 
@@ -236,7 +264,6 @@ def _serve(settings: Settings, calendar: Calendar, clock: DemoClock, port: int) 
 def _load_cohort(runtime: Runtime, data: Path, echo: Echo) -> None:
     students = sample_students(seed=SEED)
     (data / "roster.csv").write_text(roster_csv(students), encoding="utf-8")
-    (data / "poll.csv").write_text(poll_csv(students, seed=SEED), encoding="utf-8")
     parsed = parse_roster(
         (data / "roster.csv").read_bytes(), filename="roster.csv", modules=runtime.calendar.module_numbers
     )
@@ -245,8 +272,6 @@ def _load_cohort(runtime: Runtime, data: Path, echo: Echo) -> None:
     echo(f"\nRoster: {len(parsed)} students in 4 modules ({data / 'roster.csv'})")
     for change in changes:
         echo(f"  {change.summary()}")
-    answers = mixitup.import_poll(runtime, (data / "poll.csv").read_bytes(), filename="poll.csv", week=2)
-    echo(f"Mix It Up poll: {len(answers)} answers from {len({a.student_id for a in answers})} students")
 
 
 def _sync_all(runtime: Runtime, echo: Echo) -> None:
