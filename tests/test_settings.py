@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_CLIENT_SECRET, TEST_SECRET_KEY, TEST_WEBHOOK_SECRET
+from tests.conftest import PROJECT_ROOT, TEST_CLIENT_SECRET, TEST_SECRET_KEY, TEST_WEBHOOK_SECRET
 from tests.factories import calendar_doc, calendar_toml
 from zoom_homeroom.settings import (
     DEFAULT_API_URL,
@@ -120,3 +121,14 @@ def test_check_all_combines_environment_and_calendar(tmp_path: Path):
         "HOMEROOM_SECRET_KEY is not set",
     ):
         assert expected in text
+
+
+def test_env_example_and_the_readme_list_every_variable_the_settings_read():
+    source = (PROJECT_ROOT / "zoom_homeroom" / "settings.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'get\("([A-Z_]+)"\)', source))
+    assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL"} <= read
+    example = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert sorted(name for name in read if not re.search(rf"^{name}=", example, re.MULTILINE)) == []
+    assert sorted(name for name in read if f"`{name}`" not in readme) == []
+    assert "SLACK_WEBHOOK_URL=" not in example

@@ -12,7 +12,6 @@ import requests
 from tests.slack_world import POLL_DAY, TOPICS, WEEK, SlackWorld, build_world
 from zoom_homeroom.cli import cli
 from zoom_homeroom.sandbox.slack.clicks import form_body, send, signed_headers
-from zoom_homeroom.services import mixitup
 from zoom_homeroom.services import slack as slack_service
 from zoom_homeroom.slack.interactions import poll_action_id
 
@@ -308,7 +307,7 @@ def test_closing_shows_the_counts_per_topic_and_stops_the_picks(world, runner):
     result = runner.invoke(cli, ["mixitup", "poll", "close", "--week", "2"], obj=world.runtime)
     assert result.exit_code == 0, result.output
     assert "week 2: poll closed; 3 students answered in Slack" in result.output
-    assert "  2 / 1 / 0  Open source" in result.output
+    assert "  picks per topic (1st / 2nd / 3rd):\n  2 / 1 / 0  Open source\n" in result.output
     (message,) = world.slack.messages(world.channel)
     assert message.ts == ts and len(message.history) == 1  # edited once, at close
     texts = [block["text"]["text"] for block in message.blocks if block["type"] == "section"]
@@ -346,13 +345,19 @@ def test_closing_before_a_poll_is_posted_says_how_to_post_one(world, runner):
     )
 
 
-def test_the_csv_import_and_the_slack_poll_feed_the_same_answers(world, tmp_path):
+def test_the_csv_import_and_the_slack_poll_feed_the_same_answers(world, tmp_path, runner):
     ts = open_poll(world)
     world.pick("ada", 1, "Open source", ts=ts)
     world.pick("bob", 1, "Resume review", ts=ts)
     applied(world)
-    csv = "email,topic,rank\nbob@students.example.org,Salary negotiation,1\ncy@students.example.org,Open source,1\n"
-    mixitup.import_poll(world.runtime, csv.encode(), filename="poll.csv", week=WEEK)
+    csv = tmp_path / "poll.csv"
+    csv.write_text(
+        "email,topic,rank\nbob@students.example.org,Salary negotiation,1\ncy@students.example.org,Open source,1\n"
+    )
+    imported = runner.invoke(cli, ["mixitup", "import-poll", str(csv), "--week", "2"], obj=world.runtime)
+    assert imported.exit_code == 0, imported.output
+    assert "week 2: 2 answers from 2 students" in imported.output
+    assert "kept the Slack poll's answers of 1 student not in the file" in imported.output
     answers = world.runtime.storage.poll_answers(POLL_DAY)
     # The file is the later word for Bob and Cy; Ada's Slack pick stays.
     assert answers == {

@@ -39,7 +39,9 @@ def import_poll(runtime: Runtime, file: Path, week: int) -> None:
     for topic, count in sorted(topics.items(), key=lambda item: (-item[1], item[0])):
         click.echo(f"  {count:3d} first choices: {topic}")
     if kept:
-        click.echo(f"kept the Slack poll's answers of {kept} students not in the file")
+        click.echo(
+            f"kept the Slack poll's answers of {kept} student{'' if kept == 1 else 's'} not in the file"
+        )
 
 
 @mixitup.group("poll")
@@ -81,10 +83,11 @@ def poll_close(runtime: Runtime, week: int) -> None:
     closed = slack_service.close_poll(runtime, week)
     state = "was already closed; its message is up to date" if closed.already_closed else "closed"
     click.echo(f"week {week}: poll {state}; {closed.respondents} students answered in Slack")
-    ordered = sorted(closed.counts.items(), key=lambda item: (-item[1][0] if item[1] else 0, item[0]))
+    ordered = sorted(closed.counts.items(), key=lambda item: (-item[1][0], item[0]))
+    ranks = len(ordered[0][1]) if ordered else 0
+    click.echo("  picks per topic (" + " / ".join(("1st", "2nd", "3rd")[:ranks]) + "):")
     for topic, counts in ordered:
-        picks = " / ".join(str(count) for count in counts)
-        click.echo(f"  {picks}  {topic}")
+        click.echo(f"  {' / '.join(str(count) for count in counts)}  {topic}")
 
 
 @mixitup.command("form")

@@ -85,10 +85,6 @@ class SlackConfig:
     prompt_time: dt.time = dt.time(9, 0)  # weekly prompts go out at this local time on session days
     poll_close_before_forming_minutes: int = 60  # the scheduler closes the poll this long before forming
 
-    @property
-    def channels(self) -> tuple[str, ...]:
-        return tuple(channel for channel in (self.channel, self.reps_channel) if channel)
-
 
 @dataclass(frozen=True)
 class ModuleConfig:

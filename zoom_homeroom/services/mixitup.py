@@ -1,4 +1,5 @@
-"""Mix It Up: poll import, group formation, the week's meeting and sharing the groups.
+"""Mix It Up: poll import, group formation, the week's meeting and sharing the groups (the poll in Slack and
+the announcement there: `services.slack`).
 
 A week's Mix It Up is keyed by its date (the calendar's week W Wednesday), so each cycle's week 2
 is its own. Forming again replaces the week's groups.
