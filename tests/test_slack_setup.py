@@ -104,6 +104,17 @@ def test_check_slack_names_every_scope_and_channel_problem(world):
         f"Slack channel #mod-2 (module 2 slack_channel in {config}): the app is not in it: /invite @<app> in #mod-2",
         f"Slack channel #mod-3 (module 3 slack_channel in {config}) is archived: unarchive it or pick another channel",
     ]
+    # Without channels:read and groups:read, conversations.info cannot look: each channel says so.
+    world.slack.set_scopes(["chat:write", "im:write", "users:read", "users:read.email"])
+    unchecked = check_slack(settings, world.calendar)
+    assert len(unchecked) == 6  # the two [slack] channels and four module channels
+    assert unchecked[1] == (
+        f"Slack channel {world.reps} ([slack] reps_channel in {config}): cannot be checked, the app lacks "
+        "groups:read: add it under OAuth & Permissions > Bot Token Scopes, then reinstall the app"
+    )
+    assert all(
+        "cannot be checked, the app lacks channels:read" in line for i, line in enumerate(unchecked) if i != 1
+    )
     world.slack.revoke_token()
     (revoked,) = check_slack(settings, world.calendar)
     assert revoked.startswith("SLACK_BOT_TOKEN: Slack auth.test failed: token_revoked")
