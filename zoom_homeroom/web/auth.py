@@ -1,7 +1,7 @@
 """Who may see what: dashboard users (Flask-Login), API tokens, CSRF, throttled sign-in, security headers.
 
 Access is denied by default: `init_app` installs a guard in front of every view. Only `/healthz`, the
-webhooks (Zoom's and Slack's), the sign-in page and static files are open; pages redirect to sign-in, `/api/` answers 401
+webhooks, the sign-in page and static files are open; pages redirect to sign-in, `/api/` answers 401
 JSON. A dashboard session is a signed cookie (HttpOnly, SameSite=Lax, Secure whenever the request came
 over HTTPS); an API client sends `Authorization: Bearer <token>`, of which only the sha256 is stored.
 """

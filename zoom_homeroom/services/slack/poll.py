@@ -20,8 +20,8 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ...core.models import MIX_IT_UP, PlannedSession
-from ...core.planning import forming_at, plan_sessions, poll_closes_at
+from ...core.models import PlannedSession
+from ...core.planning import forming_at, poll_closes_at
 from ...core.poll import check_topics
 from ...runtime import Runtime
 from ...slack import (
@@ -41,7 +41,7 @@ from ...slack.blocks import (
     poll_message,
 )
 from ...storage.slack import PendingPick, SlackPoll
-from ..mixitup import week_date
+from ..mixitup import week_date, week_session
 from .posting import (
     SlackServiceError,
     content_hash,
@@ -105,7 +105,7 @@ def open_poll(runtime: Runtime, week: int, topics: Sequence[str] | None = None) 
             f"week {week}'s poll is already open in Slack (posted {local_moment_text(existing.opened_at, runtime)}); "
             f"close it first: homeroom mixitup poll close --week {week}"
         )
-    closes = next_close(runtime, _session(runtime, day))
+    closes = next_close(runtime, week_session(runtime, week))
     try:
         message = poll_message(
             day, week, chosen, ranks=RANKS, closes=local_moment_text(closes, runtime) if closes else None
@@ -133,10 +133,6 @@ def _topics(raw: Sequence[str], week: int) -> tuple[str, ...]:
     if problems:
         raise SlackServiceError([f"--topics: {problem}" for problem in problems])
     return topics
-
-
-def _session(runtime: Runtime, day: dt.date) -> PlannedSession:
-    return next(s for s in plan_sessions(runtime.calendar, kinds=(MIX_IT_UP,)) if s.date == day)
 
 
 def next_close(runtime: Runtime, session: PlannedSession) -> dt.datetime | None:
