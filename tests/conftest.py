@@ -18,6 +18,7 @@ from zoom_homeroom.storage import Storage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = PROJECT_ROOT.parent / "shared" / "zoom" / "openapi.json"
+SLACK_SPEC_PATH = PROJECT_ROOT.parent / "shared" / "slack" / "slack_web_openapi_v2.json"
 
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"
 TEST_WEBHOOK_SECRET = "test-webhook-secret-token"
@@ -148,6 +149,15 @@ def openapi_spec():
     from tests.contract import OpenAPIContract
 
     return OpenAPIContract.load(SPEC_PATH)
+
+
+@pytest.fixture(scope="session")
+def slack_spec():
+    """Slack's Web API spec from ../shared/slack when present (end-to-end tests check every call with
+    it and run without it; the contract test itself skips without it)."""
+    from tests.slack_contract import SlackContract
+
+    return SlackContract.load(SLACK_SPEC_PATH) if SLACK_SPEC_PATH.is_file() else None
 
 
 @pytest.fixture

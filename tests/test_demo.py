@@ -15,9 +15,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.dashboard_data import sign_in
+from zoom_homeroom import create_app
+from zoom_homeroom.demo.cohort import poll_choices, sample_students
 from zoom_homeroom.demo.run import DemoOptions, PlayedDay, run_demo
 from zoom_homeroom.demo.wednesday import intended_attendance
-from zoom_homeroom.settings import load_calendar
+from zoom_homeroom.settings import load_calendar, load_settings
 from zoom_homeroom.storage import Storage
 
 SUMMARY = re.compile(
@@ -60,6 +63,46 @@ def test_demo_fast_plays_a_whole_wednesday(fast_demo):
         assert storage.user_by_email("demo@school.example.org").role == "admin"
     finally:
         storage.close()
+
+
+def test_demo_runs_the_slack_loop_and_the_dashboard_shows_the_slack_answers(fast_demo):
+    data, lines, _ = fast_demo
+    output = "\n".join(lines)
+    # Who votes, worked out from the cohort's own choices: every student but each 40th is on Slack.
+    students = sample_students(seed=2027)
+    on_slack = {s.email for i, s in enumerate(students) if i % 40 != 39}
+    ballots = {
+        email: topics for email, topics in poll_choices(students, seed=2027).items() if email in on_slack
+    }
+    clicks = sum(len(topics) for topics in ballots.values()) + 2  # one changed first choice, the coach
+    assert re.search(r"Slack sandbox: http://127\.0\.0\.1:\d+", output)
+    assert "Slack: Mix It Up poll posted to #mix-it-up: 6 topics" in output
+    assert re.search(
+        rf"Slack: {len(ballots)} students voted with {clicks} signed clicks to http://127\.0\.0\.1:\d+/slack/interactions, "
+        rf"each answered privately \({clicks} replies\)",
+        output,
+    )
+    assert "told privately, 1 pick not saved" in output
+    not_on_slack = sorted((s.name for i, s in enumerate(students) if i % 40 == 39), key=str.casefold)
+    assert f"Slack: not on Slack, for staff to tell by hand: {', '.join(not_on_slack)}" in output
+    assert f"{len(students) - len(not_on_slack)} students told their group" in output
+    assert "Slack: announced again: message unchanged, 0 more DMs" in output
+    assert "Slack: the week's prompt and join link posted to #mod-1, #mod-2, #mod-3, #mod-4" in output
+    assert len(re.findall(r"Slack #homeroom-reps: Homeroom digest · Wednesday", output)) == 2  # both weeks
+
+    calendar = load_calendar(data / "homeroom.toml")
+    settings = load_settings(
+        {
+            "HOMEROOM_DATABASE": str(data / "homeroom.db"),
+            "HOMEROOM_CONFIG": str(data / "homeroom.toml"),
+            "HOMEROOM_SECRET_KEY": "k" * 32,
+        }
+    )
+    client = create_app(settings, calendar=calendar).test_client()
+    assert sign_in(client, "demo@school.example.org", "homeroom-demo").status_code == 302
+    page = client.get("/mix-it-up/").get_data(as_text=True)
+    assert f'<div class="sub">Slack {len(ballots)}</div>' in page
+    assert "Slack poll closed" in page
 
 
 def test_demo_summary_agrees_with_what_the_script_intended(fast_demo):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from tests.factories import utc
@@ -91,5 +92,24 @@ def test_registrations_keep_every_stored_edge_with_no_registrant_id(tmp_path):
         )
         assert storage.registrant_ids() == []
         assert storage.registrations_checked(session.meeting_key) is None
+    finally:
+        storage.close()
+
+
+def test_slack_keeps_the_poll_answers_imported_before_it_as_imported(tmp_path):
+    path = tmp_path / "homeroom.db"
+    old = connect(path)
+    migrations.apply(old, stop_before="m010_slack")
+    old.execute(
+        "INSERT INTO students (email, name, module, program, group_number, created_at, updated_at) "
+        "VALUES ('ada@students.example.org', 'Ada', 1, 'FE', 1, 'x', 'x')"
+    )
+    old.execute("INSERT INTO poll_answers VALUES ('2027-01-13', 2, 1, 'Open source', 1)")
+    old.close()
+    storage = Storage.open(path, migrate=False)
+    try:
+        assert storage.migrate()[0] == "m010_slack"  # and any later ones
+        assert storage.poll_respondents(dt.date(2027, 1, 13)) == {"csv": 1}
+        assert storage.poll_answers(dt.date(2027, 1, 13)) == {1: ["Open source"]}
     finally:
         storage.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tests import dashboard_data as data
@@ -60,3 +62,19 @@ def test_mix_it_up_pages_need_sign_in(client, storage, calendar, clock):
     data.fill(storage, calendar)
     response = client.get("/mix-it-up/week/2")
     assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+
+
+def test_the_index_says_where_the_poll_answers_came_from(rep, storage):
+    day = dt.date(2027, 1, 13)
+    ada, bob, cy = (student.id for student in storage.students()[:3])
+    storage.replace_poll_answers(day, 2, [(ada, "Resume review", 1)])  # imported
+    storage.save_slack_poll(
+        day, 2, channel="C0MIX1234", ts="1.000001", topics=["Open source"], ranks=1, now=data.NOW
+    )
+    storage.save_slack_pick(day, 2, bob, 1, "Open source", now=data.NOW)
+    storage.save_slack_pick(day, 2, cy, 1, "Open source", now=data.NOW)
+    html = rep.get("/mix-it-up/").get_data(as_text=True)
+    assert '<div class="sub">CSV 1 · Slack 2</div>' in html
+    assert "Slack poll open" in html
+    storage.close_slack_poll(day, now=data.NOW)
+    assert "Slack poll closed Thu 21 Jan" in rep.get("/mix-it-up/").get_data(as_text=True)

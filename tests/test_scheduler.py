@@ -174,14 +174,15 @@ def test_automatic_backfill_gives_up_after_its_attempts(sandbox_runtime, sandbox
     assert sandbox.count_calls() == before  # no more calls to Zoom for it
 
 
-def test_the_scheduler_process_shares_one_zoom_client_across_jobs(env, monkeypatch):
-    for key, value in env.items():
+def test_the_scheduler_process_shares_one_zoom_and_one_slack_client_across_jobs(env, monkeypatch):
+    for key, value in {**env, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "s"}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr(jobs, "runtime_factory", jobs.runtime_factory)  # restored after the test
-    jobs.share_zoom_client()
+    jobs.share_clients()
     first, second = jobs.runtime_factory(), jobs.runtime_factory()
     try:
         assert first.zoom is second.zoom  # one OAuth token, renewed once an hour, for every job
+        assert first.slack is second.slack  # one cache of Slack users' emails
         assert first.storage is not second.storage  # each run still has its own connection
     finally:
         first.close()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_CLIENT_SECRET, TEST_SECRET_KEY, TEST_WEBHOOK_SECRET
+from tests.conftest import PROJECT_ROOT, TEST_CLIENT_SECRET, TEST_SECRET_KEY, TEST_WEBHOOK_SECRET
 from tests.factories import calendar_doc, calendar_toml
 from zoom_homeroom.settings import (
     DEFAULT_API_URL,
@@ -42,7 +43,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path):
                 "ZOOM_OAUTH_TOKEN_URL": "not a url",
                 "HOMEROOM_DATABASE": str(tmp_path / "missing-dir" / "x.db"),
                 "HOMEROOM_SECRET_KEY": "short-secret",
-                "SLACK_WEBHOOK_URL": "http://hooks.slack.example/abc",
+                "SLACK_BOT_TOKEN": "xoxp-a-user-token-not-the-bot",
             }
         )
     problems = caught.value.problems
@@ -51,8 +52,9 @@ def test_every_problem_is_reported_at_once(tmp_path: Path):
     assert any(p.startswith("ZOOM_OAUTH_TOKEN_URL") for p in problems)
     assert any("missing-dir" in p for p in problems)
     assert any("HOMEROOM_SECRET_KEY is too short" in p for p in problems)
+    assert any(p.startswith("SLACK_BOT_TOKEN must be the app's Bot User OAuth Token") for p in problems)
     assert "short-secret" not in str(caught.value)
-    assert "hooks.slack.example/abc" not in str(caught.value)
+    assert "xoxp-a-user-token" not in str(caught.value)
 
 
 def test_require_zoom_names_each_missing_variable():
@@ -119,3 +121,14 @@ def test_check_all_combines_environment_and_calendar(tmp_path: Path):
         "HOMEROOM_SECRET_KEY is not set",
     ):
         assert expected in text
+
+
+def test_env_example_and_the_readme_list_every_variable_the_settings_read():
+    source = (PROJECT_ROOT / "zoom_homeroom" / "settings.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'get\("([A-Z_]+)"\)', source))
+    assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL"} <= read
+    example = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert sorted(name for name in read if not re.search(rf"^{name}=", example, re.MULTILINE)) == []
+    assert sorted(name for name in read if f"`{name}`" not in readme) == []
+    assert "SLACK_WEBHOOK_URL=" not in example

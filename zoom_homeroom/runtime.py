@@ -1,7 +1,7 @@
 """The one service container: settings and what is built from them, for the web app, the CLI, the
 scheduler's jobs and the demo.
 
-The calendar and the Zoom client are built on first use. Storage is per thread: `storage` is the
+The calendar and the Zoom and Slack clients are built on first use. Storage is per thread: `storage` is the
 connection the calling thread holds (see `StoragePool`), and the web app hands it back at the end of
 every request (`release_storage`). Entry points build a Runtime and pass it to the services.
 """
@@ -22,6 +22,7 @@ from .storage import Storage, StoragePool
 if TYPE_CHECKING:
     from flask import Flask
 
+    from .slack.client import SlackClient
     from .zoom.client import ZoomClient
 
 _APP_EXTENSION = "zoom_homeroom"
@@ -36,6 +37,7 @@ class Runtime:
     sleep: Sleep = time.sleep
     calendar_override: Calendar | None = field(default=None, repr=False)
     zoom_client: ZoomClient | None = field(default=None, repr=False)  # shared by a long-running process
+    slack_client: SlackClient | None = field(default=None, repr=False)  # likewise
     _storages: StoragePool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -63,6 +65,21 @@ class Runtime:
 
         self.settings.require_zoom()
         return make_client(self.settings, sleep=self.sleep, clock=self.clock)
+
+    @cached_property
+    def slack(self) -> SlackClient:
+        """The Slack client (one per process: it caches users' emails). ConfigError without a bot token."""
+        if self.slack_client is not None:
+            return self.slack_client
+        # Imported here: slack-sdk loads only for the commands and jobs that talk to Slack.
+        from .slack import make_client as make_slack_client
+
+        return make_slack_client(self.settings, sleep=self.sleep, clock=self.clock)
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Whether the service may post to Slack: a bot token is set (or a client was handed in)."""
+        return self.slack_client is not None or bool(self.settings.slack_bot_token)
 
     def now(self) -> dt.datetime:
         return self.clock()

@@ -1,7 +1,8 @@
 """The scheduler process (`homeroom scheduler`): APScheduler 3 in its own process, never in the web app.
 
-Jobs are computed from the calendar at start-up (and every few hours, so calendar edits are picked
-up) with fixed ids, so registering them again replaces rather than duplicates. Date jobs in the past
+Jobs are computed from the calendar (syncs, finalising and, where `[slack]` says where to post, the
+weekly prompts and closing the Mix It Up poll) at start-up and every few hours, so calendar edits are
+picked up, with fixed ids, so registering them again replaces rather than duplicates. Date jobs in the past
 are registered when they are within the misfire grace period: a scheduler that was down catches up
 once (coalesce) on what it missed.
 """
@@ -16,8 +17,8 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MI
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from .core.models import HOMEROOM, Calendar
-from .core.planning import plan_sessions
+from .core.models import HOMEROOM, Calendar, PlannedSession
+from .core.planning import local_to_utc, plan_sessions, poll_closes_at
 from .runtime import Runtime
 from .settings import load_calendar
 
@@ -63,8 +64,25 @@ def planned_jobs(calendar: Calendar, now: dt.datetime, *, include_missed: bool =
                 session.end + finalize_after,
             )
         )
+        jobs.extend(_slack_jobs(calendar, session))
     earliest = now - grace if include_missed else now + dt.timedelta(microseconds=1)
     return sorted((job for job in jobs if job.run_at >= earliest), key=lambda job: (job.run_at, job.id))
+
+
+def _slack_jobs(calendar: Calendar, session: PlannedSession) -> list[PlannedJob]:
+    """The Slack steps of a session, where the calendar says where to post: the module's prompt on the
+    morning of its session, and the Mix It Up poll closed before its groups are formed."""
+    slack = calendar.slack
+    if session.kind == HOMEROOM:
+        if calendar.module(session.module).slack_channel is None:
+            return []
+        at = local_to_utc(session.date, slack.prompt_time, calendar.timezone)
+        args = (session.module, session.date.isoformat())
+        return [PlannedJob(f"prompt:{session.key}", f"{JOBS}:post_prompt", args, at)]
+    if slack.channel is None:
+        return []
+    at = poll_closes_at(calendar, session)
+    return [PlannedJob(f"close_poll:{session.key}", f"{JOBS}:close_poll", (session.week,), at)]
 
 
 def _before_label(minutes: int) -> str:

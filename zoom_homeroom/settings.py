@@ -24,6 +24,7 @@ from .core.text import NotUtf8Error, decode_utf8
 from .errors import HomeroomError
 
 DEFAULT_API_URL = "https://api.zoom.us/v2"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_OAUTH_TOKEN_URL = "https://zoom.us/oauth/token"
 DEFAULT_DATABASE = "homeroom.db"
 DEFAULT_CONFIG = "config/homeroom.toml"
@@ -35,6 +36,9 @@ MIN_SECRET_KEY_DISTINCT = 10
 KEY_ADVICE = "python -c 'import secrets; print(secrets.token_hex(32))'"
 
 ZOOM_CREDENTIALS = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
+# A bot token (docs.slack.dev/authentication/tokens: "Bot tokens ... xoxb-"); a user token (xoxp-) or
+# the signing secret pasted by mistake would act as someone else, or not at all.
+SLACK_BOT_TOKEN_PREFIX = "xoxb-"
 
 
 class ConfigError(HomeroomError):
@@ -56,7 +60,9 @@ class Settings:
     database: Path = Path(DEFAULT_DATABASE)
     config_path: Path = Path(DEFAULT_CONFIG)
     secret_key: str | None = field(default=None, repr=False)
-    slack_webhook_url: str | None = field(default=None, repr=False)
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
     trusted_proxies: int = 0
 
     def missing_zoom_credentials(self) -> list[str]:
@@ -72,13 +78,21 @@ class Settings:
                 [f"{name} is not set (needed to call the Zoom API; see .env.example)" for name in missing]
             )
 
+    def require_slack(self) -> None:
+        """Raise ConfigError unless the Slack bot token is set."""
+        if not self.slack_bot_token:
+            raise ConfigError(
+                ["SLACK_BOT_TOKEN is not set (needed to post to Slack; see the README's Slack section)"]
+            )
+
     def secrets(self) -> list[str]:
         """The secret values in use, for redaction filters."""
         values = (
             self.zoom_client_secret,
             self.zoom_webhook_secret_token,
             self.secret_key,
-            self.slack_webhook_url,
+            self.slack_bot_token,
+            self.slack_signing_secret,
         )
         return [value for value in values if value]
 
@@ -112,9 +126,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if not proxies.isascii() or not proxies.isdigit() or int(proxies) > 5:
         problems.append(f"HOMEROOM_TRUSTED_PROXIES: {proxies!r} must be a whole number from 0 to 5")
         proxies = "0"
-    slack = get("SLACK_WEBHOOK_URL")
-    if slack is not None and not slack.startswith("https://"):
-        problems.append("SLACK_WEBHOOK_URL must be an https:// Slack incoming-webhook address")
+    slack_token = get("SLACK_BOT_TOKEN")
+    if slack_token is not None and not slack_token.startswith(SLACK_BOT_TOKEN_PREFIX):
+        problems.append(
+            "SLACK_BOT_TOKEN must be the app's Bot User OAuth Token, which starts with xoxb- "
+            "(OAuth & Permissions in the app's settings)"
+        )
+    slack_api_url = _url(get("SLACK_API_URL") or DEFAULT_SLACK_API_URL, "SLACK_API_URL", problems)
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -127,9 +145,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database=database,
         config_path=Path(get("HOMEROOM_CONFIG") or DEFAULT_CONFIG),
         secret_key=secret_key,
-        slack_webhook_url=slack,
+        slack_bot_token=slack_token,
+        slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+        slack_api_url=slack_api_url.rstrip("/") + "/",
         trusted_proxies=int(proxies),
     )
+
+
+class SlackSandboxEndpoints(Protocol):
+    """What the built-in Slack sandbox (`zoom_homeroom.sandbox.slack.SlackSandbox`) tells the service."""
+
+    bot_token: str
+    signing_secret: str
+
+    @property
+    def api_url(self) -> str: ...
 
 
 class SandboxEndpoints(Protocol):
@@ -159,11 +189,28 @@ def sandbox_environment(sandbox: SandboxEndpoints) -> dict[str, str]:
     }
 
 
-def sandbox_settings(sandbox: SandboxEndpoints, *, database: Path, config: Path) -> Settings:
-    """Settings for running the service against a built-in Zoom sandbox, with a fresh secret key."""
+def slack_sandbox_environment(sandbox: SlackSandboxEndpoints) -> dict[str, str]:
+    """The variables that point the service at the built-in Slack sandbox (its token is not a secret)."""
+    return {
+        "SLACK_BOT_TOKEN": sandbox.bot_token,
+        "SLACK_SIGNING_SECRET": sandbox.signing_secret,
+        "SLACK_API_URL": sandbox.api_url,
+    }
+
+
+def sandbox_settings(
+    sandbox: SandboxEndpoints,
+    *,
+    database: Path,
+    config: Path,
+    slack: SlackSandboxEndpoints | None = None,
+) -> Settings:
+    """Settings for running the service against a built-in Zoom sandbox (and, given one, the Slack
+    sandbox), with a fresh secret key."""
     return load_settings(
         {
             **sandbox_environment(sandbox),
+            **(slack_sandbox_environment(slack) if slack is not None else {}),
             "HOMEROOM_DATABASE": str(database),
             "HOMEROOM_CONFIG": str(config),
             "HOMEROOM_SECRET_KEY": secrets.token_hex(32),
@@ -263,6 +310,16 @@ def _unset_problems(environ: Mapping[str, str]) -> list[str]:
         problems.append("ZOOM_WEBHOOK_SECRET_TOKEN is not set: POST /webhooks/zoom rejects every delivery")
     if unset("HOMEROOM_SECRET_KEY"):
         problems.append("HOMEROOM_SECRET_KEY is not set: the web service refuses to start")
+    # Slack is optional, but half of it is a mistake.
+    if not unset("SLACK_BOT_TOKEN") and unset("SLACK_SIGNING_SECRET"):
+        problems.append(
+            "SLACK_SIGNING_SECRET is not set: POST /slack/interactions refuses every click, so the poll "
+            "takes no picks (Basic Information > App Credentials > Signing Secret)"
+        )
+    if unset("SLACK_BOT_TOKEN") and not unset("SLACK_SIGNING_SECRET"):
+        problems.append(
+            "SLACK_BOT_TOKEN is not set: the service cannot post to Slack (SLACK_SIGNING_SECRET is)"
+        )
     return problems
 
 

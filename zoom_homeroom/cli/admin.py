@@ -41,8 +41,9 @@ def config_group() -> None:
 
 @config_group.command("check")
 @click.option("--zoom", "contact_zoom", is_flag=True, help="Also contact Zoom: token, scopes, hosts.")
+@click.option("--slack", "contact_slack", is_flag=True, help="Also contact Slack: token, scopes, channels.")
 @click.pass_context
-def config_check(ctx: click.Context, contact_zoom: bool) -> None:
+def config_check(ctx: click.Context, contact_zoom: bool, contact_slack: bool) -> None:
     """Validate .env and config/homeroom.toml; print every problem and exit non-zero if any.
 
     Warnings (what works but may not be meant) are printed too and do not fail the check.
@@ -58,6 +59,13 @@ def config_check(ctx: click.Context, contact_zoom: bool) -> None:
         problems.extend(check_zoom(settings, calendar))
     elif contact_zoom:
         problems.append("--zoom: skipped, the Zoom credentials are incomplete")
+    if contact_slack and settings is not None and settings.slack_bot_token:
+        # Imported here: slack-sdk loads only when Slack is contacted.
+        from ..slack.check import check_slack
+
+        problems.extend(check_slack(settings, calendar))
+    elif contact_slack:
+        problems.append("--slack: skipped, SLACK_BOT_TOKEN is not set")
     if settings is not None:
         warnings.extend(demo_user_warnings(settings))
     for warning in warnings:
@@ -99,7 +107,7 @@ def scheduler(runtime: Runtime) -> None:
     from ..scheduler import build_scheduler
 
     runtime.storage.migrate()
-    jobs.share_zoom_client()
+    jobs.share_clients()
     scheduler = build_scheduler(runtime)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     click.echo("scheduler running; Ctrl-C to stop")

@@ -149,5 +149,12 @@ def backfill(runtime: Runtime, module: int | None, week: int | None, every: bool
         result = backfill_service.backfill(runtime, session)
         pending += not result.final
         click.echo(f"{session.key}: {result.message}")
+    if runtime.slack_enabled:
+        # Imported here: slack-sdk loads only where Slack is set up.
+        from ..services import slack as slack_service
+
+        for day, kept in slack_service.post_digests(runtime).items():
+            if kept != "unchanged":
+                click.echo(f"reps' digest of {day}: {kept} in Slack")
     if pending:
         raise click.ClickException(f"{pending} session(s) still pending; run backfill again later")

@@ -1,4 +1,4 @@
-"""`homeroom mixitup ...`: the Mix It Up poll, groups, meeting and announcement."""
+"""`homeroom mixitup ...`: the Mix It Up poll (in Slack or imported), groups, meeting and announcement."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def mixitup() -> None:
 def import_poll(runtime: Runtime, file: Path, week: int) -> None:
     """Import the poll export FILE (columns email,topic[,rank]) for a week, replacing its answers."""
     answers = service.import_poll(runtime, file.read_bytes(), filename=file.name, week=week)
+    kept = runtime.storage.poll_respondents(service.week_date(runtime.calendar, week)).get("slack", 0)
     students = len({answer.student_id for answer in answers})
     topics: dict[str, int] = {}
     for answer in answers:
@@ -39,6 +40,56 @@ def import_poll(runtime: Runtime, file: Path, week: int) -> None:
     click.echo(f"week {week}: {len(answers)} answers from {students} students")
     for topic, count in sorted(topics.items(), key=lambda item: (-item[1], item[0])):
         click.echo(f"  {count:3d} first choices: {printable(topic)}")
+    if kept:
+        click.echo(
+            f"kept the Slack poll's answers of {kept} student{'' if kept == 1 else 's'} not in the file"
+        )
+
+
+@mixitup.group("poll")
+def poll() -> None:
+    """The Mix It Up poll in Slack (students pick a 1st, 2nd and 3rd choice of topic)."""
+
+
+@poll.command("open")
+@WEEK
+@click.option(
+    "--topics",
+    help='The topics, separated by ";" (default: [mix_it_up] topics in the calendar).',
+)
+@pass_runtime
+def poll_open(runtime: Runtime, week: int, topics: str | None) -> None:
+    """Post the week's poll to the [slack] channel; picks arrive at POST /slack/interactions."""
+    # Imported here: slack-sdk loads only for the commands that talk to Slack.
+    from ..services import slack as slack_service
+
+    chosen = topics.split(";") if topics is not None else None
+    posted = slack_service.open_poll(runtime, week, chosen)
+    verb = "reopened" if posted.reopened else "posted"
+    click.echo(f"week {week}: poll {verb} in Slack channel {posted.channel} with {len(posted.topics)} topics")
+    if posted.closes:
+        local = posted.closes.astimezone(runtime.calendar.timezone)
+        click.echo(
+            f"  the scheduler closes it {local:%A %Y-%m-%d %H:%M} (or: homeroom mixitup poll close --week {week})"
+        )
+
+
+@poll.command("close")
+@WEEK
+@pass_runtime
+def poll_close(runtime: Runtime, week: int) -> None:
+    """Close the week's poll: later picks are refused; the message shows the picks per topic."""
+    # Imported here: slack-sdk loads only for the commands that talk to Slack.
+    from ..services import slack as slack_service
+
+    closed = slack_service.close_poll(runtime, week)
+    state = "was already closed; its message is up to date" if closed.already_closed else "closed"
+    click.echo(f"week {week}: poll {state}; {closed.respondents} students answered in Slack")
+    ordered = sorted(closed.counts.items(), key=lambda item: (-item[1][0], item[0]))
+    ranks = len(ordered[0][1]) if ordered else 0
+    click.echo("  picks per topic (" + " / ".join(("1st", "2nd", "3rd")[:ranks]) + "):")
+    for topic, counts in ordered:
+        click.echo(f"  {' / '.join(str(count) for count in counts)}  {topic}")
 
 
 @mixitup.command("form")
@@ -115,6 +166,23 @@ def show(runtime: Runtime, week: int, fmt: str) -> None:
 @WEEK
 @pass_runtime
 def announce(runtime: Runtime, week: int) -> None:
-    """Post the week's groups to Slack (SLACK_WEBHOOK_URL)."""
-    service.announce(runtime, week)
-    click.echo(f"posted week {week}'s groups to Slack")
+    """Post the week's groups to the [slack] channel and DM each student their group and join link.
+
+    Run again after a change: it edits the channel message and messages only the students whose group
+    changed.
+    """
+    # Imported here: slack-sdk loads only for the commands that talk to Slack.
+    from ..services import slack as slack_service
+
+    done = slack_service.announce(runtime, week)
+    click.echo(f"week {week}: groups {done.channel_message} in Slack channel {done.channel}")
+    click.echo(f"  direct messages: {len(done.messaged)} sent, {done.already_told} already told")
+    if done.unconfirmed:
+        click.echo(
+            f"  Slack did not confirm {len(done.unconfirmed)} (they may not have arrived; not sent again): "
+            + ", ".join(done.unconfirmed)
+        )
+    if done.not_on_slack:
+        click.echo(
+            f"  not on Slack, tell them by hand ({len(done.not_on_slack)}): " + ", ".join(done.not_on_slack)
+        )

@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import HomeroomError
@@ -18,20 +20,26 @@ from .models import (
     ModuleConfig,
     SchedulerConfig,
     SessionsConfig,
+    SlackConfig,
     WebhooksConfig,
 )
+from .poll import check_topics
 
 # Sessions are planned up to 60 weeks on; dates near year 9999 would overflow while planning.
 EARLIEST_MONDAY, LATEST_MONDAY = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
-_TOP_KEYS = {"timezone", "sessions", "mix_it_up", "attendance", "modules", "webhooks", "scheduler"}
-_OPTIONAL_TABLES = {"webhooks", "scheduler"}
+_TOP_KEYS = {"timezone", "sessions", "mix_it_up", "attendance", "modules", "webhooks", "scheduler", "slack"}
+_OPTIONAL_TABLES = {"webhooks", "scheduler", "slack"}
 _SESSIONS_KEYS = {"weekday", "start", "duration_minutes", "weeks", "registration"}
-_MIX_KEYS = {"weeks", "start", "duration_minutes", "host", "group_size", "upper_modules"}
+_MIX_KEYS = {"weeks", "start", "duration_minutes", "host", "group_size", "upper_modules", "topics"}
 _ATTENDANCE_KEYS = {"present_fraction", "late_after_minutes"}
-_MODULE_KEYS = {"number", "host", "week1_monday", "skip"}
+_MODULE_KEYS = {"number", "host", "week1_monday", "skip", "slack_channel"}
 _WEBHOOKS_KEYS = {"replay_window_minutes"}
+_SLACK_KEYS = {"channel", "reps_channel", "dashboard_url", "prompt_time", "poll_close_before_forming_minutes"}
+# Slack's conversation IDs: C… for channels, G… for older private ones (docs.slack.dev/apis/web-api:
+# "channel IDs"); the API takes IDs, never names.
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,30}$")
 _SCHEDULER_KEYS = {
     "sync_before_minutes",
     "finalize_after_minutes",
@@ -69,11 +77,17 @@ def parse_calendar(data: Mapping[str, Any]) -> Calendar:
     attendance = _attendance(_table(data, "attendance", problems), problems)
     webhooks = _webhooks(_table(data, "webhooks", problems), problems)
     scheduler = _scheduler(_table(data, "scheduler", problems), problems)
+    slack = _slack(_table(data, "slack", problems), problems)
     modules = _modules(data.get("modules"), problems)
     if sessions and modules:
         _check_skips(sessions, modules, problems)
     if sessions and mix_it_up:
         _check_mix_it_up_fits(sessions, mix_it_up, problems)
+    if sessions and slack and slack.prompt_time >= sessions.start:
+        problems.add(
+            "slack.prompt_time",
+            f"{slack.prompt_time:%H:%M} must be before the sessions start ({sessions.start:%H:%M})",
+        )
     if problems.lines:
         raise CalendarError(problems.lines)
     assert timezone and sessions and mix_it_up and attendance and modules  # for the type checker
@@ -85,6 +99,7 @@ def parse_calendar(data: Mapping[str, Any]) -> Calendar:
         modules=tuple(modules),
         webhooks=webhooks or WebhooksConfig(),
         scheduler=scheduler or SchedulerConfig(),
+        slack=slack or SlackConfig(),
     )
 
 
@@ -277,7 +292,8 @@ def _mix_it_up(table: Mapping[str, Any] | None, problems: _Problems) -> MixItUpC
             problems,
             high=99,
         )
-        if None in (weeks, start, duration, host, sizes, upper):
+        topics = _topics(t.get("topics", []), "mix_it_up.topics", problems)
+        if None in (weeks, start, duration, host, sizes, upper, topics):
             return None
         return MixItUpConfig(
             weeks=weeks,
@@ -286,9 +302,21 @@ def _mix_it_up(table: Mapping[str, Any] | None, problems: _Problems) -> MixItUpC
             host=host,
             group_size=sizes,
             upper_modules=upper,
+            topics=topics,
         )
 
     return _read(table, "mix_it_up", _MIX_KEYS, problems, build)
+
+
+def _topics(value: Any, label: str, problems: _Problems) -> tuple[str, ...] | None:
+    """`[mix_it_up] topics`: the Slack poll's topics (see core.poll.check_topics)."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        problems.add(label, f'must be a list of topics like ["Resume review", "Open source"], not {value!r}')
+        return None
+    topics, found = check_topics(value)
+    for problem in found:
+        problems.add(label, problem)
+    return None if found else topics
 
 
 def _group_size(value: Any, problems: _Problems) -> tuple[int, int] | None:
@@ -385,6 +413,64 @@ def _scheduler(table: Mapping[str, Any] | None, problems: _Problems) -> Schedule
     return _read(table, "scheduler", _SCHEDULER_KEYS, problems, build)
 
 
+def _slack(table: Mapping[str, Any] | None, problems: _Problems) -> SlackConfig | None:
+    def build(t: Mapping[str, Any]) -> SlackConfig | None:
+        defaults = SlackConfig()
+        before = len(problems.lines)
+        channel = _channel(t.get("channel"), "slack.channel", problems)
+        reps = _channel(t.get("reps_channel"), "slack.reps_channel", problems)
+        url = _dashboard_url(t.get("dashboard_url"), problems)
+        if reps and "dashboard_url" not in t:
+            problems.add("slack.dashboard_url", "missing: the reps' digest links to session pages under it")
+        prompt_time = _time(t.get("prompt_time"), "slack.prompt_time", problems) or defaults.prompt_time
+        close = _int(
+            t.get("poll_close_before_forming_minutes"),
+            "slack.poll_close_before_forming_minutes",
+            problems,
+            low=0,
+            high=7 * 24 * 60,
+        )
+        if len(problems.lines) > before:
+            return None
+        return SlackConfig(
+            channel=channel,
+            reps_channel=reps,
+            dashboard_url=url,
+            prompt_time=prompt_time,
+            poll_close_before_forming_minutes=defaults.poll_close_before_forming_minutes
+            if close is None
+            else close,
+        )
+
+    return _read(table, "slack", _SLACK_KEYS, problems, build)
+
+
+def _channel(value: Any, label: str, problems: _Problems) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and _CHANNEL_ID.match(value.strip()):
+        return value.strip()
+    if isinstance(value, str) and value.strip().startswith("#"):
+        problems.add(
+            label,
+            f"{value[:80]!r} is a channel name: use the channel's ID (in Slack: the channel's name, "
+            "then the bottom of its details, C0…)",
+        )
+    else:
+        problems.add(label, f"{str(value)[:80]!r} is not a Slack channel ID (C0…)")
+    return None
+
+
+def _dashboard_url(value: Any, problems: _Problems) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        problems.add("slack.dashboard_url", f"{str(value)[:80]!r} is not the dashboard's http(s) address")
+        return None
+    return value.rstrip("/")
+
+
 def _modules(value: Any, problems: _Problems) -> list[ModuleConfig] | None:
     if value is None:
         problems.add("[[modules]]", "missing: the calendar needs at least one module")
@@ -425,9 +511,11 @@ def _module(table: Any, where: str, problems: _Problems) -> ModuleConfig | None:
         problems.add(f"{where}.week1_monday", f"{monday.isoformat()} is not a plausible start of a program")
         monday = None
     skip = _skip_dates(table.get("skip", []), f"{where}.skip", problems)
-    if None in (number, host, monday, skip):
+    before = len(problems.lines)
+    channel = _channel(table.get("slack_channel"), f"{where}.slack_channel", problems)
+    if None in (number, host, monday, skip) or len(problems.lines) > before:
         return None
-    return ModuleConfig(number=number, host=host, week1_monday=monday, skip=skip)
+    return ModuleConfig(number=number, host=host, week1_monday=monday, skip=skip, slack_channel=channel)
 
 
 def _skip_dates(value: Any, label: str, problems: _Problems) -> tuple[dt.date, ...] | None:

@@ -48,6 +48,7 @@ class MixItUpConfig:
     host: str
     group_size: tuple[int, int]  # (min, max)
     upper_modules: tuple[int, ...]
+    topics: tuple[str, ...] = ()  # the Slack poll's topics, unless `mixitup poll open --topics` says others
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,17 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class SlackConfig:
+    """`[slack]` (optional): where the service posts in Slack, and when. Channels are Slack IDs (`C0…`)."""
+
+    channel: str | None = None  # the Mix It Up poll and the groups
+    reps_channel: str | None = None  # the reps' digest after each session
+    dashboard_url: str | None = None  # the dashboard's public address, for the digest's links (no final /)
+    prompt_time: dt.time = dt.time(9, 0)  # weekly prompts go out at this local time on session days
+    poll_close_before_forming_minutes: int = 60  # the scheduler closes the poll this long before forming
+
+
+@dataclass(frozen=True)
 class ModuleConfig:
     """One `[[modules]]` entry: a cohort with its own Zoom host and calendar."""
 
@@ -83,6 +95,7 @@ class ModuleConfig:
     host: str
     week1_monday: dt.date
     skip: tuple[dt.date, ...] = ()
+    slack_channel: str | None = None  # where the module's weekly prompt is posted
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,7 @@ class Calendar:
     modules: tuple[ModuleConfig, ...]
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    slack: SlackConfig = field(default_factory=SlackConfig)
 
     def module(self, number: int) -> ModuleConfig:
         """The module with this number; KeyError when the calendar has none."""

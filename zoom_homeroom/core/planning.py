@@ -104,6 +104,18 @@ def sessions_between(
     return sorted((s for s in sessions if start <= s.start < end), key=_session_order)
 
 
+def forming_at(calendar: Calendar, session: PlannedSession) -> dt.datetime:
+    """When the scheduler forms a Mix It Up session's groups: at its first sync (unless formed before)."""
+    return session.start - dt.timedelta(minutes=max(calendar.scheduler.sync_before_minutes))
+
+
+def poll_closes_at(calendar: Calendar, session: PlannedSession) -> dt.datetime:
+    """When the scheduler closes a Mix It Up session's Slack poll: `[slack]
+    poll_close_before_forming_minutes` before the groups are formed."""
+    before = dt.timedelta(minutes=calendar.slack.poll_close_before_forming_minutes)
+    return forming_at(calendar, session) - before
+
+
 def local_to_utc(day: dt.date, time: dt.time, timezone: ZoneInfo) -> dt.datetime:
     """The UTC instant of a local wall time on `day` in `timezone`.
 

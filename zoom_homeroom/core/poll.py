@@ -14,6 +14,8 @@ from .roster import CsvProblems, read_csv
 
 MAX_TOPIC_CHARS = 80
 MAX_RANK = 10
+# A Slack poll menu holds at most 100 options (Block Kit's static_select).
+MAX_TOPICS = 100
 
 
 class PollError(CsvProblems):
@@ -69,6 +71,26 @@ def parse_poll(data: bytes, *, filename: str, students: Mapping[str, int]) -> li
     if problems:
         raise PollError(problems)
     return answers
+
+
+def check_topics(raw: list[str] | tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
+    """A poll's topics (the calendar's or `--topics`) tidied, whitespace collapsed, and a line for each
+    problem: empty, longer than the CSV's topics may be, listed twice (ignoring case), too many for
+    one Slack menu."""
+    topics = tuple(" ".join(topic.split()) for topic in raw)
+    problems: list[str] = []
+    seen: set[str] = set()
+    for number, topic in enumerate(topics, start=1):
+        if not topic:
+            problems.append(f"topic {number} is empty")
+        elif len(topic) > MAX_TOPIC_CHARS:
+            problems.append(f"topic {topic[:40]!r}... is longer than {MAX_TOPIC_CHARS} characters")
+        elif topic.casefold() in seen:
+            problems.append(f"topic {topic!r} is listed twice")
+        seen.add(topic.casefold())
+    if len(topics) > MAX_TOPICS:
+        problems.append(f"{len(topics)} topics: a Slack menu holds at most {MAX_TOPICS}")
+    return topics, problems
 
 
 def _rank(text: str | None, where: str, problems: list[str]) -> int | None:

@@ -1,4 +1,5 @@
-"""A deterministic, made-up sample cohort: roster and Mix It Up poll as CSV text.
+"""A deterministic, made-up sample cohort: the roster as CSV text, and the Mix It Up poll's choices
+(cast in Slack by the demo, or as a CSV export).
 
 Shipped with the project so the demo and the tests never need files from outside it. Every name is
 invented and every address uses the reserved example domain.
@@ -96,12 +97,12 @@ def roster_csv(students: list[SampleStudent]) -> str:
     return out.getvalue()
 
 
-def poll_csv(students: list[SampleStudent], *, seed: int = 2027, answered: float = 0.75) -> str:
-    """Ranked topic choices (rank 1 = first choice) for about `answered` of the students."""
+def poll_choices(
+    students: list[SampleStudent], *, seed: int = 2027, answered: float = 0.75
+) -> dict[str, list[str]]:
+    """Ranked topic choices (first choice first) of about `answered` of the students, by email."""
     rng = random.Random(seed + 1)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["email", "topic", "rank"])
+    picks: dict[str, list[str]] = {}
     for student in students:
         if rng.random() >= answered:
             continue
@@ -110,6 +111,16 @@ def poll_csv(students: list[SampleStudent], *, seed: int = 2027, answered: float
             remaining = [t for t in TOPICS if t not in choices]
             weights = [TOPIC_WEIGHTS[TOPICS.index(t)] for t in remaining]
             choices.append(rng.choices(remaining, weights)[0])
+        picks[student.email] = choices
+    return picks
+
+
+def poll_csv(students: list[SampleStudent], *, seed: int = 2027, answered: float = 0.75) -> str:
+    """The same choices as a poll export (rank 1 = first choice), for `homeroom mixitup import-poll`."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["email", "topic", "rank"])
+    for email, choices in poll_choices(students, seed=seed, answered=answered).items():
         for rank, topic in enumerate(choices, start=1):
-            writer.writerow([student.email, topic, rank])
+            writer.writerow([email, topic, rank])
     return out.getvalue()

@@ -1,9 +1,11 @@
-"""`homeroom demo`: the main job on the built-in Zoom sandbox, in one process, with no credentials.
+"""`homeroom demo`: the main job on the built-in Zoom and Slack sandboxes, in one process, with no
+credentials.
 
-It starts the sandbox and the service, loads a sample cohort (four modules, two programs) and a Mix It
-Up poll, syncs the meetings, forms week 2's Mix It Up groups, plays week 1 and then a whole week-2
-Wednesday through signed webhooks on a faster clock, telling what happens as it plays (`narrator`),
-computes attendance, runs the backfill, and serves the dashboard until Ctrl-C (or the stop event).
+It starts the sandboxes and the service, loads a sample cohort (four modules, two programs), syncs the
+meetings, runs week 2's Mix It Up poll in Slack (the cohort votes through it), forms and announces the
+groups, plays week 1 and then a whole week-2 Wednesday through signed webhooks on a faster clock, telling
+what happens as it plays (`narrator`), computes attendance, runs the backfill (and the reps' digest), and
+serves the dashboard until Ctrl-C (or the stop event).
 `fast=True` plays with no waiting and returns.
 """
 
@@ -32,9 +34,10 @@ from ..services.sync import sync_homeroom
 from ..services.users import DEMO_MARKER, DEMO_PASSWORD, DEMO_USER, hash_password
 from ..settings import Settings, load_calendar, sandbox_settings
 from ..web.app import create_app
-from .cohort import poll_csv, roster_csv, sample_students
+from .cohort import TOPICS, roster_csv, sample_students
 from .narrator import Narrator
 from .play import DemoClock, Pacer, Stopped, play
+from .slack import DemoSlack, SlackChannels
 from .wednesday import Action, MeetingPlan, script_day
 
 TIMEZONE = "America/Denver"
@@ -75,11 +78,20 @@ class DemoOptions:
     speed: float = 240.0  # simulated seconds per real second: an hour in 15 s
 
 
-def demo_calendar_toml(week1_monday: dt.date) -> str:
+def demo_calendar_toml(week1_monday: dt.date, slack: SlackChannels | None = None) -> str:
+    """The demo's calendar; with `slack`, where it posts in the Slack sandbox (and the poll's topics)."""
     modules = "\n".join(
         f'[[modules]]\nnumber = {n}\nhost = "mod{n}@school.example.org"\n'
         f'week1_monday = "{week1_monday.isoformat()}"\nskip = []\n'
+        + (f'slack_channel = "{slack.modules[n]}"\n' if slack else "")
         for n in (1, 2, 3, 4)
+    )
+    topics = ", ".join(f'"{topic}"' for topic in TOPICS)
+    slack_tables = (
+        f'[slack]\nchannel = "{slack.channel}"\nreps_channel = "{slack.reps_channel}"\n'
+        f'dashboard_url = "{slack.dashboard_url}"\n'
+        if slack
+        else ""
     )
     return f"""# The demo's program calendar (written by `homeroom demo`).
 timezone = "{TIMEZONE}"
@@ -97,11 +109,13 @@ duration_minutes = 30
 host = "careers@school.example.org"
 group_size = [4, 6]
 upper_modules = [3, 4]
+topics = [{topics}]
 
 [attendance]
 present_fraction = 0.5
 late_after_minutes = 10
 
+{slack_tables}
 {modules}"""
 
 
@@ -124,7 +138,10 @@ def run_demo(options: DemoOptions, echo: Echo, *, stop: threading.Event | None =
     sandbox = ZoomSandbox(users=hosts, clock=clock, report_delay=REPORT_DELAY, seed=SEED).start(
         port=options.sandbox_port
     )
-    settings = sandbox_settings(sandbox, database=data / "homeroom.db", config=calendar_path)
+    slack = DemoSlack(sample_students(seed=SEED), clock, seed=SEED)
+    settings = sandbox_settings(
+        sandbox, database=data / "homeroom.db", config=calendar_path, slack=slack.sandbox
+    )
     runtime = Runtime(settings, clock=clock)
     server = None
     played: list[PlayedDay] = []
@@ -132,7 +149,12 @@ def run_demo(options: DemoOptions, echo: Echo, *, stop: threading.Event | None =
         server = _serve(settings, calendar, clock, options.port)
         service_url = f"http://127.0.0.1:{server.server_port}"
         sandbox.connect_webhooks(f"{service_url}/webhooks/zoom")
+        # The calendar gains its [slack] table now that the service's address is known.
+        calendar_path.write_text(
+            demo_calendar_toml(week1_monday, slack.connect(service_url)), encoding="utf-8"
+        )
         echo(f"Zoom sandbox:  {sandbox.url}  (API {sandbox.api_url})")
+        echo(f"Slack sandbox: {slack.sandbox.url}  (API {slack.sandbox.api_url})")
         echo(f"Service:       {service_url}  (health: {service_url}/healthz)")
         echo(
             f"Data:          {data}  (HOMEROOM_DATABASE={settings.database} HOMEROOM_CONFIG={calendar_path})"
@@ -148,7 +170,11 @@ def run_demo(options: DemoOptions, echo: Echo, *, stop: threading.Event | None =
             "\nThe day before week 2: sync again (the agenda moves to week 2's prompt), form Mix It Up groups"
         )
         _sync_all(runtime, echo)
+        slack.run_poll(runtime, clock.advance_to, echo)
         _form_mix_it_up(runtime, echo)
+        slack.announce(runtime, echo)
+        clock.advance_to(_local(_day(calendar, 2), 9, tz))
+        slack.post_prompts(runtime, _day(calendar, 2), echo)
         week2 = _script(runtime, 2, seed=SEED + 2, mix_it_up=True)
         speed = None if options.fast else options.speed
         echo(f"\n{_play_header(calendar, week2, speed)} ...")
@@ -156,6 +182,7 @@ def run_demo(options: DemoOptions, echo: Echo, *, stop: threading.Event | None =
         played.append(week2)
         clock.advance_to(_local(_day(calendar, 2), 15, tz))
         _finish(runtime, echo)
+        slack.report_digests(echo)
         _summary(runtime, echo)
         _create_demo_user(runtime)
         echo(f"\nDashboard: {service_url}/  sign in as {DEMO_USER} / {DEMO_PASSWORD}")
@@ -173,6 +200,7 @@ def run_demo(options: DemoOptions, echo: Echo, *, stop: threading.Event | None =
             server.shutdown()
             server.server_close()
         sandbox.stop()
+        slack.stop()
         runtime.close()
     return played
 
@@ -220,7 +248,6 @@ def _serve(settings: Settings, calendar: Calendar, clock: DemoClock, port: int) 
 def _load_cohort(runtime: Runtime, data: Path, echo: Echo) -> None:
     students = sample_students(seed=SEED)
     (data / "roster.csv").write_text(roster_csv(students), encoding="utf-8")
-    (data / "poll.csv").write_text(poll_csv(students, seed=SEED), encoding="utf-8")
     parsed = parse_roster(
         (data / "roster.csv").read_bytes(), filename="roster.csv", modules=runtime.calendar.module_numbers
     )
@@ -229,8 +256,6 @@ def _load_cohort(runtime: Runtime, data: Path, echo: Echo) -> None:
     echo(f"\nRoster: {len(parsed)} students in 4 modules ({data / 'roster.csv'})")
     for change in changes:
         echo(f"  {change.summary()}")
-    answers = mixitup.import_poll(runtime, (data / "poll.csv").read_bytes(), filename="poll.csv", week=2)
-    echo(f"Mix It Up poll: {len(answers)} answers from {len({a.student_id for a in answers})} students")
 
 
 def _sync_all(runtime: Runtime, echo: Echo) -> None:

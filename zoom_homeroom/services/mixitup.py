@@ -1,4 +1,5 @@
-"""Mix It Up: poll import, group formation, the week's meeting and sharing the groups.
+"""Mix It Up: poll import, group formation, the week's meeting and sharing the groups (the poll in Slack and
+the announcement there: `services.slack`).
 
 A week's Mix It Up is keyed by its date (the calendar's week W Wednesday), so each cycle's week 2
 is its own. Forming again replaces the week's groups.
@@ -11,8 +12,6 @@ import logging
 from dataclasses import asdict, dataclass, fields
 from itertools import combinations
 from typing import Any
-
-import requests
 
 from ..core.formation import Formation, FormationError, form_groups
 from ..core.meetings import mix_it_up_meeting_spec
@@ -250,17 +249,3 @@ def share_markdown(shared: SharedGroups) -> str:
 def _slack_text(text: str) -> str:
     """Escape Slack's control characters so a name cannot ping a channel or fake a link."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def announce(runtime: Runtime, week: int) -> None:
-    """Post the week's groups to the Slack incoming webhook in SLACK_WEBHOOK_URL (never echoed: it is secret)."""
-    url = runtime.settings.slack_webhook_url
-    if not url:
-        raise MixItUpError("SLACK_WEBHOOK_URL is not set (see .env.example)")
-    text = share_markdown(shared_groups(runtime, week))
-    try:
-        response = requests.post(url, json={"text": text}, timeout=10)
-    except requests.RequestException as error:
-        raise MixItUpError(f"could not reach Slack: {type(error).__name__}") from None
-    if response.status_code != 200:
-        raise MixItUpError(f"Slack refused the message: HTTP {response.status_code} {response.text[:100]!r}")

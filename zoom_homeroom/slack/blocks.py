@@ -80,6 +80,7 @@ class DigestModule:
     partial: Sequence[str] = ()
     wrong_room: Sequence[str] = ()
     unmatched: Sequence[str] = ()
+    final: bool = True  # False: Zoom's report is not in yet, the lists may still change
 
 
 # -- text helpers ----------------------------------------------------------------------------------
@@ -203,16 +204,18 @@ def closed_poll_message(
     )
 
 
-def picks_message(week: int, picks: Mapping[int, str]) -> Message:
-    """The private confirmation after a pick: the student's choices so far, by rank."""
+def picks_message(week: int, picks: Mapping[int, str], *, note: str | None = None) -> Message:
+    """The private confirmation after a pick: the student's choices so far, by rank, after `note`
+    (escaped here) when there is something more to say."""
+    prefix = f"{escape(clip(note, 500))}\n" if note else ""
     if not picks:
         text = f"You have no picks for Mix It Up week {week} now."
-        return _message(text, [SectionBlock(text=MarkdownTextObject(text=text))])
+        return _message(text, [SectionBlock(text=MarkdownTextObject(text=prefix + text))])
     lines = [
         f"{_ORDINALS[rank - 1]}: *{escape(clip(topic, MAX_TOPIC_CHARS))}*"
         for rank, topic in sorted(picks.items())
     ]
-    body = f"Got it. Your picks for Mix It Up week {week}:\n" + "\n".join(lines)
+    body = prefix + f"Got it. Your picks for Mix It Up week {week}:\n" + "\n".join(lines)
     return _message(
         f"Your picks for Mix It Up week {week} are saved.", [SectionBlock(text=MarkdownTextObject(text=body))]
     )
@@ -267,15 +270,17 @@ def group_dm_message(
     *,
     when: str,
     join_url: str | None,
+    changed: bool = False,
 ) -> Message:
     """A student's direct message: their group, topic, the others in it, and the join link.
 
     `when` is the session's local time as the student reads it ("1:30 pm"); `group.members` are the
-    other members (not the student).
+    other members (not the student). `changed`: they were told another group before.
     """
     topic = escape(clip(group.topic, MAX_TOPIC_CHARS))
     body = (
-        f"You are in *group {group.number}* for Mix It Up on {day_text(poll_date)} at {escape(when)}.\n"
+        ("*Your Mix It Up group has changed.* " if changed else "")
+        + f"You are in *group {group.number}* for Mix It Up on {day_text(poll_date)} at {escape(when)}.\n"
         f"Topic: *{topic}*\n"
         f"With: {listing(group.members, SECTION_CHARS - 400) or 'just you so far'}"
     )
@@ -313,7 +318,7 @@ def digest_message(title: str, modules: Sequence[DigestModule]) -> Message:
     blocks: list[Block] = [HeaderBlock(text=clip(title, HEADER_CHARS))]
     lines = [_digest_lines(module) for module in modules]
     blocks += _packed(lines, around=blocks, noun="modules", separator="\n\n")
-    needing = sum(1 for m in modules if m.absent or m.partial or m.wrong_room or m.unmatched)
+    needing = sum(1 for m in modules if m.absent or m.partial or m.wrong_room or m.unmatched or not m.final)
     return _message(f"{escape(clip(title, 200))}: {needing} of {len(modules)} modules need a look.", blocks)
 
 
@@ -329,8 +334,10 @@ def _digest_lines(module: DigestModule) -> str:
         )
         if names
     ]
+    if not module.final:
+        heading += "\n_Not final yet: waiting for Zoom's report._"
     if not rows:
-        return f"{heading}\nEveryone was there, in the right room."
+        return heading if not module.final else f"{heading}\nEveryone was there, in the right room."
     share = max(100, (SECTION_CHARS - len(heading)) // len(rows) - 40)
     return heading + "".join(f"\n{label} ({len(names)}): {listing(names, share)}" for label, names in rows)
 

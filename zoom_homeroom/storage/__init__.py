@@ -2,7 +2,8 @@
 or typed rows.
 
 `Storage` is one facade over the areas, one module each (roster, sessions, registrations, deliveries,
-attendance, mixitup, users), all built on `db.Connection`: the connection, its writer queue and durable writes.
+attendance, mixitup, slack, users), all built on `db.Connection`: the connection, its writer queue and durable
+writes.
 The schema is `migrations.py`. `StoragePool` shares connections among the threads of a process.
 """
 
@@ -19,13 +20,21 @@ from .mixitup import MixItUpStore
 from .registrations import RegistrationStore
 from .roster import RosterStore
 from .sessions import SessionStore
+from .slack import SlackStore
 from .users import UserStore
 
 __all__ = ["Storage", "StorageError", "StoragePool", "connect"]
 
 
 class Storage(
-    RosterStore, SessionStore, RegistrationStore, DeliveryStore, AttendanceStore, MixItUpStore, UserStore
+    RosterStore,
+    SessionStore,
+    RegistrationStore,
+    DeliveryStore,
+    AttendanceStore,
+    MixItUpStore,
+    SlackStore,
+    UserStore,
 ):
     """All reads and writes of the service's state."""
 

@@ -424,3 +424,74 @@ def m009_user_sessions(db: Database) -> None:
         CREATE INDEX user_sessions_user ON user_sessions (user_id)
         """,
     )
+
+
+@migrations()
+def m010_slack(db: Database) -> None:
+    """What the Slack app posted and received: polls and their picks, channel messages, the groups'
+    direct messages, and the signatures of requests already seen. Poll answers say where they came from."""
+    _script(
+        db,
+        """
+        -- A week's Mix It Up poll in Slack: its message, topics and whether it is closed.
+        CREATE TABLE slack_polls (
+            miu_date TEXT PRIMARY KEY,
+            week INTEGER NOT NULL,
+            channel TEXT NOT NULL,
+            ts TEXT NOT NULL,                    -- the poll message (chat.update needs channel and ts)
+            topics TEXT NOT NULL,                -- JSON list, as posted
+            ranks INTEGER NOT NULL,              -- how many choices the poll asks for
+            opened_at TEXT NOT NULL,
+            closed_at TEXT,                      -- picks received from then on are refused
+            closed_hash TEXT                     -- the closed message last shown in Slack
+        );
+        -- Students' picks, stored before Slack gets its 200 and applied right after.
+        CREATE TABLE slack_picks (
+            id INTEGER PRIMARY KEY,
+            received_at TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            team_id TEXT,
+            miu_date TEXT NOT NULL,
+            week INTEGER NOT NULL,
+            rank INTEGER NOT NULL,
+            topic TEXT,                          -- NULL: the student cleared the menu
+            channel TEXT NOT NULL,
+            message_ts TEXT NOT NULL,
+            response_url TEXT,                   -- for the private reply; forgotten once processed
+            processed_at TEXT,
+            outcome TEXT                         -- saved | not_student | closed | unknown_poll | unknown_topic | failed
+        );
+        CREATE INDEX slack_picks_pending ON slack_picks (processed_at) WHERE processed_at IS NULL;
+        -- One channel message per (kind, key): the groups of a week, a session's prompt, a day's digest.
+        CREATE TABLE slack_messages (
+            kind TEXT NOT NULL CHECK (kind IN ('groups', 'prompt', 'digest')),
+            key TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            content_hash TEXT NOT NULL,          -- what it shows now: unchanged content is not sent again
+            posted_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (kind, key)
+        );
+        -- The direct message each student got with their Mix It Up group.
+        CREATE TABLE slack_dms (
+            miu_date TEXT NOT NULL,
+            student_id INTEGER NOT NULL REFERENCES students (id),
+            slack_user_id TEXT NOT NULL,
+            channel TEXT NOT NULL,               -- the DM channel (conversations.open)
+            ts TEXT,                             -- NULL: Slack did not answer, the DM may not have arrived
+            group_number INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,          -- the group, topic and join link it told
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (miu_date, student_id)
+        );
+        -- Signatures of Slack requests already received, kept while Slack's five-minute window lasts.
+        CREATE TABLE slack_replays (
+            signature TEXT PRIMARY KEY,
+            keep_until TEXT NOT NULL
+        );
+        CREATE INDEX slack_replays_keep ON slack_replays (keep_until);
+        ALTER TABLE poll_answers ADD COLUMN source TEXT NOT NULL DEFAULT 'csv' CHECK (source IN ('csv', 'slack'));
+        ALTER TABLE poll_answers ADD COLUMN answered_at TEXT
+        """,
+    )

@@ -33,6 +33,20 @@ class RosterStore(Connection):
         row = next(self.db.query("SELECT id FROM students WHERE email = ?", [normalise_email(email)]), None)
         return self.student(row["id"]) if row else None
 
+    def active_student_with_email(self, email: str) -> Student | None:
+        """The active student whose roster email, or one of whose alias emails, is `email`; None when
+        nobody (or more than one student) has it."""
+        key = normalise_email(email)
+        rows = list(
+            self.db.query(
+                "SELECT id FROM students WHERE email = ? AND active = 1 UNION "
+                "SELECT s.id FROM student_aliases a JOIN students s ON s.id = a.student_id "
+                "WHERE a.kind = 'email' AND a.alias = ? AND s.active = 1",
+                [key, key],
+            )
+        )
+        return self.student(rows[0]["id"]) if len(rows) == 1 else None
+
     def _aliases_by_student(self, student_id: int | None = None) -> dict[int, tuple[str, ...]]:
         clause, params = where({"student_id": student_id})
         aliases: dict[int, list[str]] = {}

@@ -18,7 +18,7 @@ from ..logs import configure_logging
 from ..runtime import Runtime
 from ..services.intake import process_pending
 from ..settings import ConfigError, Settings, load_calendar, load_settings
-from . import api, auth, dashboard, mixitup
+from . import api, auth, dashboard, mixitup, slack
 from .context import get_runtime
 
 log = logging.getLogger(__name__)
@@ -103,11 +103,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(mixitup.bp, url_prefix="/mix-it-up")
     app.register_blueprint(api.bp, url_prefix="/api")
+    app.register_blueprint(slack.bp, url_prefix="/slack")  # signed by Slack: open, no session or CSRF (auth)
 
 
 def _register_error_handlers(app: Flask) -> None:
     def wants_json() -> bool:
-        return request.path.startswith(("/api/", "/webhooks/")) or request.path == "/healthz"
+        return request.path.startswith(("/api/", "/webhooks/", "/slack/")) or request.path == "/healthz"
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

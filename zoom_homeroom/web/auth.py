@@ -179,8 +179,9 @@ def init_app(app: Flask) -> None:
 
 
 def _is_webhook(incoming: Request) -> bool:
-    """Zoom's deliveries: signed by Zoom (checked in the view), no browser, no session, no CSRF token."""
-    return incoming.path.startswith("/webhooks/")
+    """Zoom's deliveries and Slack's interactions: signed (checked in the view), no browser, no session,
+    no CSRF token."""
+    return incoming.path.startswith(("/webhooks/", "/slack/"))
 
 
 def _is_open() -> bool:

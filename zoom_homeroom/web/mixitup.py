@@ -1,4 +1,5 @@
-"""The Mix It Up pages: each week's groups with topic, members and join link, as a page, CSV and Markdown."""
+"""The Mix It Up pages: each week's poll (where its answers came from: Slack or an imported CSV) and its
+groups with topic, members and join link, as a page, CSV and Markdown."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ def index() -> ResponseReturnValue:
                 "formation": formation,
                 "quality": quality_summary(formation.quality) if formation else None,
                 "answers": len(storage.poll_answers(day)),
+                "sources": storage.poll_respondents(day),
+                "slack_poll": storage.slack_poll(day),
                 "join_url": meeting.join_url if meeting else None,
             }
         )

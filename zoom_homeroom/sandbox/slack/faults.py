@@ -66,6 +66,11 @@ class Faults:
                     return fault
         return None
 
+    def clear(self) -> None:
+        """Forget every queued fault: Slack is well again."""
+        with self._lock:
+            self._queue.clear()
+
     def pending(self) -> list[dict[str, Any]]:
         with self._lock:
             return [fault.to_json() for fault in self._queue]

@@ -171,6 +171,11 @@ class SlackSandbox:
             raise SandboxError(f"no Slack user with email {email}")
         return user.id
 
+    def deactivate(self, user_id: str) -> None:
+        """An admin deactivates a member: still found by email (flagged `deleted`), no longer messaged."""
+        with self.lock:
+            self.workspace.user(user_id).deleted = True
+
     def add_channel(
         self, name: str, *, members: Iterable[str] = (), private: bool = False, bot_member: bool = True
     ) -> str:
