@@ -3,7 +3,8 @@ or typed rows.
 
 `Storage` is one facade over the areas, one module each (roster, sessions, deliveries, attendance,
 mixitup, users), all built on `db.Connection`: the connection, its writer queue and durable writes.
-The schema is `migrations.py`. `StoragePool` shares connections among the threads of a process.
+The schema is `migrations.py`. `StoragePool` shares connections among the threads of a process;
+`GroupCommit` shares their durable commits.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import threading
 from pathlib import Path
 
 from .attendance import AttendanceStore
-from .db import StorageError, connect
+from .db import GroupCommit, StorageError, connect
 from .deliveries import DeliveryStore
 from .migrations import migrations
 from .mixitup import MixItUpStore
@@ -20,7 +21,7 @@ from .roster import RosterStore
 from .sessions import SessionStore
 from .users import UserStore
 
-__all__ = ["Storage", "StorageError", "StoragePool", "connect"]
+__all__ = ["GroupCommit", "Storage", "StorageError", "StoragePool", "connect"]
 
 
 class Storage(RosterStore, SessionStore, DeliveryStore, AttendanceStore, MixItUpStore, UserStore):

@@ -4,7 +4,8 @@ named locks processes take. No table of the service's own is known here but `loc
 Every connection uses WAL (web workers and the scheduler share the file), a long busy timeout, and
 `BEGIN IMMEDIATE` for writes, taken in turn on a file lock, so processes queue for the write lock
 instead of failing with "database is locked". A write acknowledged to someone outside (a webhook's
-2xx) uses `write(durable=True)`: once answered, it is on disk.
+2xx) uses `write(durable=True)`: once answered, it is on disk. `GroupCommit` lets the threads of a
+process share those durable commits: one transaction and one fsync for whatever they queued meanwhile.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from sqlite_utils import Database
 
@@ -27,6 +30,9 @@ from ..core.times import parse_utc_text, to_utc_text
 from ..errors import HomeroomError
 
 BUSY_TIMEOUT_MS = 30_000
+# How long a thread waits for the group commit that holds its write: past the busy timeout, so only a
+# stuck commit (never a queue of writers) gives up, and the caller answers an error, never a 2xx.
+GROUP_COMMIT_WAIT_SECONDS = BUSY_TIMEOUT_MS / 1000 + 5
 
 
 class StorageError(HomeroomError):
@@ -168,6 +174,121 @@ class Connection:
     def release_lock(self, name: str, owner: str) -> None:
         with self.write():
             self.db["locks"].delete_where("name = ? AND owner = ?", [name, owner])
+
+
+C = TypeVar("C", bound=Connection)
+T = TypeVar("T")
+
+
+class _Queued:
+    """One thread's write waiting in a group commit, and what became of it."""
+
+    __slots__ = ("write", "wake", "finished", "result", "error")
+
+    def __init__(self, write: Callable[[Connection], object]):
+        self.write = write
+        self.wake = threading.Event()  # set when the write is finished, or its thread is to commit next
+        self.finished = False
+        self.result: object = None
+        self.error: BaseException | None = None
+
+
+class GroupCommit(Generic[C]):
+    """Durable writes from many threads of one process, committed together.
+
+    `write(function)` queues `function(connection)` and returns its result once the transaction that
+    ran it is on disk. One thread at a time commits: it takes every write queued so far (its own among
+    them), runs them in one `write(durable=True)` transaction, each in its own savepoint, and wakes
+    their threads once the commit and its fsync are done. Writes queued meanwhile wait for the next
+    commit, made by the first of their threads, which the committer wakes for that. So under load one
+    fsync covers many writes, and alone a write commits at once (no batching window, no added wait).
+    A write that raises is rolled back alone and its thread gets the exception; when the commit
+    itself fails, every write in it gets that error: nothing is reported done that is not on disk.
+
+    The connection is this object's own (opened on first use, in the process that uses it: a forked
+    gunicorn worker opens its own), used only by the committing thread.
+    """
+
+    def __init__(self, open_connection: Callable[[], C]):
+        self._open = open_connection
+        self._connection: C | None = None
+        self._pid = 0
+        self._lock = threading.Lock()  # guards the queue and `_committing`
+        self._queue: list[_Queued] = []
+        self._committing = False
+
+    def write(self, function: Callable[[C], T]) -> T:
+        """Run `function(connection)` in the next group commit; returns its result once on disk."""
+        queued = _Queued(function)  # type: ignore[arg-type]
+        with self._lock:
+            self._queue.append(queued)
+            leads, self._committing = not self._committing, True
+        if not leads:
+            queued.wake.wait(GROUP_COMMIT_WAIT_SECONDS)
+            with self._lock:  # the committer wakes threads under this lock: no wake-up is missed
+                if not queued.wake.is_set():
+                    if queued in self._queue:
+                        self._queue.remove(queued)
+                    raise StorageError(
+                        f"a durable write waited over {GROUP_COMMIT_WAIT_SECONDS:g} s for its commit"
+                    )
+            leads = not queued.finished
+        if leads:
+            self._commit_queued()
+        if queued.error is not None:
+            raise queued.error
+        return queued.result  # type: ignore[return-value]
+
+    def _commit_queued(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+        try:
+            self._commit(batch)
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._queue[0].wake.set()  # its thread commits the next batch
+                else:
+                    self._committing = False
+
+    def _commit(self, batch: list[_Queued]) -> None:
+        try:
+            connection = self._current()
+            with connection.write(durable=True):
+                for queued in batch:
+                    self._run(connection, queued)
+        except BaseException as error:  # the commit failed: none of these writes is on disk
+            for queued in batch:
+                queued.error = queued.error or error
+        with self._lock:
+            for queued in batch:
+                queued.finished = True
+                queued.wake.set()
+
+    @staticmethod
+    def _run(connection: C, queued: _Queued) -> None:
+        """One write in a savepoint of the batch's transaction: a failing write is undone alone."""
+        conn = connection.db.conn
+        conn.execute("SAVEPOINT group_commit_write")
+        try:
+            queued.result = queued.write(connection)
+        except Exception as error:
+            conn.execute("ROLLBACK TO group_commit_write")
+            queued.error = error
+        conn.execute("RELEASE group_commit_write")
+
+    def _current(self) -> C:
+        if self._connection is None or self._pid != os.getpid():
+            # A connection inherited through fork is never used (nor closed: it is the parent's).
+            self._connection, self._pid = self._open(), os.getpid()
+        return self._connection
+
+    def close(self) -> None:
+        """Close the connection (a later write opens a new one). Call when no write is in progress."""
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None and self._pid == os.getpid():
+            connection.close()
 
 
 def where(
