@@ -1,8 +1,16 @@
-"""The app factory: settings, logging, the blueprints, error handlers; start-up work done once."""
+"""The app factory: settings, logging, the blueprints, error handlers; start-up work done once.
+
+Two Flask apps answer on one WSGI callable: Zoom's deliveries (`/webhooks/`) go straight to the intake
+app, which has the webhooks blueprint and nothing else, before any of the dashboard's per-request work
+(session cookie, Flask-Login, CSRF, the sign-in guard, security headers) runs; every other path goes to
+the dashboard app, where access is denied by default.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, default_exceptions
@@ -20,9 +28,13 @@ from ..settings import ConfigError, Settings, load_calendar, load_settings
 from . import api, auth, dashboard, mixitup
 from .context import get_runtime
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 1024 * 1024
+WEBHOOKS_PREFIX = "/webhooks"
 
 
 def create_app(
@@ -57,11 +69,13 @@ def create_app(
 
     _register_blueprints(app)
     _register_error_handlers(app)
+    dashboard = app.wsgi_app
     if settings.trusted_proxies:
         # Behind a reverse proxy, the client's address (sign-in throttling) and scheme (Secure
         # cookies) come from the X-Forwarded-* headers the trusted proxies set.
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+        dashboard = ProxyFix(dashboard, x_for=n, x_proto=n, x_host=n, x_port=n)
+    app.wsgi_app = _Dispatch(_intake_app(runtime).wsgi_app, dashboard)  # type: ignore[method-assign]
 
     @app.get("/healthz")
     def healthz():
@@ -83,10 +97,43 @@ def _start_up(runtime: Runtime) -> None:
         runtime.close()
 
 
+def _intake_app(runtime: Runtime) -> Flask:
+    """The app serving `/webhooks/`: the webhooks blueprint, JSON errors, the same Runtime; no session,
+    no sign-in, no CSRF, no templates. Zoom signs its deliveries (checked by the view)."""
+    intake = Flask(webhooks.__name__)
+    intake.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
+    runtime.install(intake)
+    intake.register_blueprint(webhooks.bp, url_prefix=WEBHOOKS_PREFIX)
+
+    @intake.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return jsonify(error=error.name, message=error.description), error.code
+
+    @intake.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return jsonify(error="Internal Server Error"), 500
+
+    return intake
+
+
+class _Dispatch:
+    """The one WSGI callable: `/webhooks/...` to the intake app, everything else to the dashboard.
+    The environ is passed on untouched (the access log shows the path as requested)."""
+
+    def __init__(self, intake: WSGIApplication, dashboard: WSGIApplication):
+        self.intake = intake
+        self.dashboard = dashboard
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == WEBHOOKS_PREFIX or path.startswith(WEBHOOKS_PREFIX + "/"):
+            return self.intake(environ, start_response)
+        return self.dashboard(environ, start_response)
+
+
 def _register_blueprints(app: Flask) -> None:
     auth.init_app(app)  # sign-in, CSRF, the access guard, session cookies, security headers
-    auth.csrf.exempt(webhooks.bp)  # Zoom signs its deliveries; they carry no session or CSRF token
-    app.register_blueprint(webhooks.bp, url_prefix="/webhooks")
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(mixitup.bp, url_prefix="/mix-it-up")
@@ -95,7 +142,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_error_handlers(app: Flask) -> None:
     def wants_json() -> bool:
-        return request.path.startswith(("/api/", "/webhooks/")) or request.path == "/healthz"
+        return request.path.startswith("/api/") or request.path == "/healthz"
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
