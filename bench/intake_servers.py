@@ -104,11 +104,11 @@ def server_flags(workers: int) -> list[str]:
     return ["--port", str(free_port()), "--workers", str(workers)]
 
 
-def service_env(tmp: Path, secret: str) -> dict[str, str]:
+def service_env(database: Path, secret: str) -> dict[str, str]:
     """The process environment minus any ZOOM_/HOMEROOM_/SLACK_ settings, plus the bench's own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOOM_", "HOMEROOM_", "SLACK_"))}
     env.update(
-        HOMEROOM_DATABASE=str(tmp / "homeroom.db"),
+        HOMEROOM_DATABASE=str(database),
         HOMEROOM_CONFIG=str(CALENDAR_PATH),
         HOMEROOM_SECRET_KEY=secrets.token_hex(32),
         ZOOM_WEBHOOK_SECRET_TOKEN=secret,
