@@ -167,6 +167,11 @@ def report(pair: PairResult, connections: int) -> bool:
     print(f"\n== {pair.label}")
     print_load(pair.bare, pair.service)
     print(f"ratio service / bare, {pair.label}: {pair.ratio:.3f}")
+    if pair.bare.cpu_ms_per_request and pair.service.cpu_ms_per_request:
+        cpu_ratio = pair.bare.cpu_ms_per_request / pair.service.cpu_ms_per_request
+        print(
+            f"  server CPU per request, bare / service: {cpu_ratio:.3f} (steadier than req/s on a busy machine)"
+        )
     missing = print_accounting(pair.service, pair.stored, connections)
     checks = [
         (
@@ -190,7 +195,17 @@ def report(pair: PairResult, connections: int) -> bool:
 
 
 def print_load(bare: LoadResult, service: LoadResult) -> None:
-    header = ["", "requests", "seconds", "req/s", "p50 ms", "p99 ms", "non-2xx", "socket errors"]
+    header = [
+        "",
+        "requests",
+        "seconds",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU ms/req",
+        "non-2xx",
+        "socket errors",
+    ]
     rows = [
         [
             name,
@@ -199,6 +214,7 @@ def print_load(bare: LoadResult, service: LoadResult) -> None:
             f"{r.per_second:.0f}",
             f"{r.p50_ms:.2f}",
             f"{r.p99_ms:.2f}",
+            "?" if r.cpu_ms_per_request is None else f"{r.cpu_ms_per_request:.3f}",
             str(r.non_2xx),
             str(r.socket_errors),
         ]
@@ -339,15 +355,20 @@ def run_pair(
         results = {}
         for server, unique in ((bare, False), (service, True)):
             print(f"running {server.name} (load average {load_average()}) ...", flush=True)
+            cpu_before = server.cpu_seconds()
             if generator == "wrk":
                 url = f"http://127.0.0.1:{server.port}{WEBHOOK_PATH}"
-                results[server] = run_wrk(
+                result = run_wrk(
                     url, maker, seconds=args.seconds, connections=args.connections, tmp=tmp, unique=unique
                 )
             else:
-                results[server] = run_python(
+                result = run_python(
                     server.port, maker, seconds=args.seconds, connections=args.connections, unique=unique
                 )
+            cpu_after = server.cpu_seconds()
+            if cpu_before is not None and cpu_after is not None:
+                result.server_cpu_seconds = cpu_after - cpu_before
+            results[server] = result
     finally:
         bare.stop()
         service.stop()
