@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from zoom_homeroom.core.events import meeting_id_of
 from zoom_homeroom.core.models import Delivery
@@ -43,8 +44,7 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 @bp.post("/zoom")
 def zoom_event() -> Response | tuple[Response, int]:
     """Receive one Zoom event."""
-    request.max_content_length = MAX_BODY_BYTES  # larger bodies, chunked ones too: 413
-    raw = request.get_data(cache=False)
+    raw = _body()
     # webhooks/ stands beside web/, not under it: the app's Runtime comes straight from the app.
     runtime = Runtime.of(current_app)
     secret = runtime.settings.zoom_webhook_secret_token
@@ -77,6 +77,22 @@ def zoom_event() -> Response | tuple[Response, int]:
     if runtime.durable_writes.write(lambda storage: storage.store_delivery(delivery)) is None:
         log.debug("webhook %s replayed (timestamp %s); already stored", delivery.event, timestamp)
     return Response(status=204)
+
+
+def _body() -> bytes:
+    """The request body, at most MAX_BODY_BYTES, with or without a Content-Length; larger: 413."""
+    request.max_content_length = MAX_BODY_BYTES  # a larger Content-Length: 413 before anything is read
+    if request.content_length is not None or "wsgi.input_terminated" not in request.environ:
+        return request.get_data(cache=False)
+    # Chunked (no Content-Length): werkzeug's limited stream stops at the limit and hands back the body
+    # cut short, so the server's own stream is read, one byte past the limit at most.
+    stream, chunks, size = request.environ["wsgi.input"], [], 0
+    while size <= MAX_BODY_BYTES and (chunk := stream.read(MAX_BODY_BYTES + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > MAX_BODY_BYTES:
+        raise RequestEntityTooLarge()
+    return b"".join(chunks)
 
 
 def json_object(raw: bytes) -> dict[str, Any] | None:
