@@ -81,12 +81,13 @@ def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int, acce
 
 
 class _DeadlineSocket(socket.socket):
-    """An accepted connection whose reads share one deadline per request (`start_request`).
+    """An accepted connection whose reads share one deadline per request.
 
     gunicorn reads the headers, and the app the body, through `recv`; each call waits only for what is
-    left of the deadline. Past it, a read in gunicorn's hands ends the connection as if the client
-    had gone (gunicorn closes it quietly), and a read by the app raises 408 Request Timeout, never a
-    short body.
+    left of the deadline. Past it, bytes already received are still read (a request that arrived in
+    time is served, however long it queued for a thread), but a read that would wait ends: in
+    gunicorn's hands as if the client had gone (gunicorn closes the connection quietly), in the app's
+    as 408 Request Timeout, never a short body.
     """
 
     read_deadline = math.inf
@@ -96,22 +97,15 @@ class _DeadlineSocket(socket.socket):
     def adopt(cls, sock: socket.socket) -> _DeadlineSocket:
         return cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
 
-    def start_request(self) -> None:
-        self.read_deadline = time.monotonic() + REQUEST_READ_SECONDS
-
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         asked = self.gettimeout()  # gunicorn's own short waits (closing a connection) still apply
         if asked == 0:
             return super().recv(bufsize, flags)  # non-blocking: nothing to wait for
-        remaining = self.read_deadline - time.monotonic()
-        if asked is not None:
-            remaining = min(remaining, asked)
-        if remaining <= 0:
-            return self._expired()
-        self.settimeout(remaining)
+        wait = max(0.0, self.read_deadline - time.monotonic())
+        self.settimeout(wait if asked is None else min(wait, asked))
         try:
             return super().recv(bufsize, flags)
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):
             return self._expired()
         finally:
             # Blocking again for the writes (and sendfile) of the response: only reads have a deadline.
@@ -125,7 +119,15 @@ class _DeadlineSocket(socket.socket):
 
 class ThreadWorker(gthread.ThreadWorker):
     """gunicorn's gthread worker, with a deadline for reading each request and no thread held by a
-    connection that sends nothing."""
+    connection that sends nothing. Built on gthread's own steps (gunicorn 27): a connection is queued
+    for a thread (`enqueue_req`) when accepted or when its next request starts arriving, `handle` reads
+    and answers one request, `handle_request` runs the app."""
+
+    def enqueue_req(self, conn: gthread.TConn) -> None:
+        # The deadline runs from here: the time a client's request spends queued for a thread counts,
+        # so a queue of slow clients drains at once when their time is up.
+        conn.read_deadline = time.monotonic() + REQUEST_READ_SECONDS
+        super().enqueue_req(conn)
 
     def handle(self, conn: gthread.TConn) -> Any:
         if not conn.initialized:
@@ -134,7 +136,7 @@ class ThreadWorker(gthread.ThreadWorker):
             if not self.cfg.is_ssl:  # TLS is the proxy's job; gunicorn would wrap this socket anew
                 conn.sock = _DeadlineSocket.adopt(conn.sock)
         if isinstance(conn.sock, _DeadlineSocket):
-            conn.sock.start_request()
+            conn.sock.read_deadline = conn.read_deadline
         return super().handle(conn)
 
     def handle_request(self, req: Any, conn: gthread.TConn) -> bool:
