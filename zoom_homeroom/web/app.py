@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from flask import Flask, jsonify, request
+from gunicorn.errors import AppImportError
 from werkzeug.exceptions import HTTPException, default_exceptions
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -37,6 +38,13 @@ MAX_REQUEST_BYTES = 1024 * 1024
 WEBHOOKS_PREFIX = "/webhooks"
 
 
+class StartError(ConfigError, AppImportError, RuntimeError):
+    """The configuration problems that stop the web app from starting. Also gunicorn's AppImportError
+    and a RuntimeError, the two errors gunicorn reports as their message alone (a worker loading the
+    app, the master preloading it): `gunicorn 'zoom_homeroom:create_app()'` prints one line, not a
+    traceback, like `homeroom serve`."""
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -45,12 +53,15 @@ def create_app(
 ) -> Flask:
     """The app factory. Tests pass `Settings`; production reads the environment and `.env`.
 
-    Raises ConfigError when HOMEROOM_SECRET_KEY is missing or the calendar is invalid.
+    Raises ConfigError (a `StartError`) when HOMEROOM_SECRET_KEY is missing or the calendar is invalid.
     """
-    settings = settings or load_settings()
-    if not settings.secret_key:
-        raise ConfigError(["HOMEROOM_SECRET_KEY is not set: the web service refuses to start without it"])
-    calendar = calendar or load_calendar(settings.config_path)
+    try:
+        settings = settings or load_settings()
+        if not settings.secret_key:
+            raise ConfigError("HOMEROOM_SECRET_KEY is not set: the web service refuses to start without it")
+        calendar = calendar or load_calendar(settings.config_path)
+    except ConfigError as error:
+        raise StartError(error.problems) from None
     configure_logging(settings.secrets())
 
     app = Flask(__name__)
