@@ -187,11 +187,15 @@ T = TypeVar("T")
 class _Queued:
     """One thread's write waiting in a group commit, and what became of it."""
 
-    __slots__ = ("write", "wake", "finished", "result", "error")
+    __slots__ = ("write", "wake", "woken", "finished", "result", "error")
 
     def __init__(self, write: Callable[[Connection], object]):
         self.write = write
-        self.wake = threading.Event()  # set when the write is finished, or its thread is to commit next
+        # Released (and `woken` set) when the write is finished, or when its thread is to commit next:
+        # a bare lock is the cheapest thing a thread can sleep on.
+        self.wake = threading.Lock()
+        self.wake.acquire()
+        self.woken = False
         self.finished = False
         self.result: object = None
         self.error: BaseException | None = None
@@ -202,12 +206,15 @@ class GroupCommit(Generic[C]):
 
     `write(function)` queues `function(connection)` and returns its result once the transaction that
     ran it is on disk. One thread at a time commits: it takes every write queued so far (its own among
-    them), runs them in one `write(durable=True)` transaction, each in its own savepoint, and wakes
-    their threads once the commit and its fsync are done. Writes queued meanwhile wait for the next
-    commit, made by the first of their threads, which the committer wakes for that. So under load one
-    fsync covers many writes, and alone a write commits at once (no batching window, no added wait).
-    A write that raises is rolled back alone and its thread gets the exception; when the commit
-    itself fails, every write in it gets that error: nothing is reported done that is not on disk.
+    them), runs them in one `write(durable=True)` transaction and wakes their threads once the commit
+    and its fsync are done. Writes queued meanwhile wait for the next commit, made by the first of
+    their threads, which the committer wakes for that. So under load one fsync covers many writes, and
+    alone a write commits at once (no batching window, no added wait).
+
+    A write that raises is undone alone and its thread gets the exception: the batch is rolled back and
+    run again with each write in its own savepoint (so a write must depend on the connection only: it
+    may run twice). When the commit itself fails, every write in it gets that error: nothing is
+    reported done that is not on disk.
 
     The connection is this object's own (opened on first use, in the process that uses it: a forked
     gunicorn worker opens its own), used only by the committing thread.
@@ -217,7 +224,7 @@ class GroupCommit(Generic[C]):
         self._open = open_connection
         self._connection: C | None = None
         self._pid = 0
-        self._lock = threading.Lock()  # guards the queue and `_committing`
+        self._lock = threading.Lock()  # guards the queue, `_committing` and every `woken`
         self._queue: list[_Queued] = []
         self._committing = False
 
@@ -228,20 +235,23 @@ class GroupCommit(Generic[C]):
             self._queue.append(queued)
             leads, self._committing = not self._committing, True
         if not leads:
-            queued.wake.wait(GROUP_COMMIT_WAIT_SECONDS)
-            with self._lock:  # the committer wakes threads under this lock: no wake-up is missed
-                if not queued.wake.is_set():
-                    if queued in self._queue:
-                        self._queue.remove(queued)
-                    raise StorageError(
-                        f"a durable write waited over {GROUP_COMMIT_WAIT_SECONDS:g} s for its commit"
-                    )
+            if not queued.wake.acquire(timeout=GROUP_COMMIT_WAIT_SECONDS):
+                self._give_up(queued)
             leads = not queued.finished
         if leads:
             self._commit_queued()
         if queued.error is not None:
             raise queued.error
         return queued.result  # type: ignore[return-value]
+
+    def _give_up(self, queued: _Queued) -> None:
+        """After waiting too long: leave the queue and fail, unless woken meanwhile."""
+        with self._lock:
+            if queued.woken:
+                return
+            if queued in self._queue:
+                self._queue.remove(queued)
+        raise StorageError(f"a durable write waited over {GROUP_COMMIT_WAIT_SECONDS:g} s for its commit")
 
     def _commit_queued(self) -> None:
         with self._lock:
@@ -251,26 +261,41 @@ class GroupCommit(Generic[C]):
         finally:
             with self._lock:
                 if self._queue:
-                    self._queue[0].wake.set()  # its thread commits the next batch
+                    self._wake(self._queue[0])  # its thread commits the next batch
                 else:
                     self._committing = False
 
     def _commit(self, batch: list[_Queued]) -> None:
         try:
             connection = self._current()
-            with connection.write(durable=True):
-                for queued in batch:
-                    self._run(connection, queued)
+            try:
+                with connection.write(durable=True):
+                    for queued in batch:
+                        queued.result = queued.write(connection)
+            except Exception:
+                if len(batch) == 1:
+                    raise
+                # One of them failed and the batch was rolled back: again, each write on its own.
+                with connection.write(durable=True):
+                    for queued in batch:
+                        self._run_alone(connection, queued)
         except BaseException as error:  # the commit failed: none of these writes is on disk
             for queued in batch:
                 queued.error = queued.error or error
         with self._lock:
             for queued in batch:
                 queued.finished = True
-                queued.wake.set()
+                self._wake(queued)
 
     @staticmethod
-    def _run(connection: C, queued: _Queued) -> None:
+    def _wake(queued: _Queued) -> None:
+        """Call holding `_lock`."""
+        if not queued.woken:
+            queued.woken = True
+            queued.wake.release()
+
+    @staticmethod
+    def _run_alone(connection: C, queued: _Queued) -> None:
         """One write in a savepoint of the batch's transaction: a failing write is undone alone."""
         conn = connection.db.conn
         conn.execute("SAVEPOINT group_commit_write")
