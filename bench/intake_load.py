@@ -178,8 +178,8 @@ def _run_child(command: list[str]) -> str:
 
 
 def run_python(port: int, maker: BodyMaker, *, seconds: float, connections: int, unique: bool) -> LoadResult:
-    """Drive the endpoint from `connections` threads, one http.client connection each (reopened
-    whenever gunicorn's sync worker closes it, which is after every response)."""
+    """Drive the endpoint from `connections` threads, one kept-alive http.client connection each
+    (reopened whenever the server closes it)."""
     indexes = itertools.count()
     index_lock = threading.Lock()
     stop = threading.Event()

@@ -51,9 +51,8 @@ class StoragePool:
     """Connections to one database for the threads of a process: a thread holds one while it works and
     gives it back when done, so a threaded server has as many open as it serves requests at once.
 
-    Opening a connection costs about a millisecond (twice a durable webhook write), so connections
-    given back are kept for the next thread, up to `keep`. A process with one thread (a command, a
-    gunicorn sync worker) opens one and keeps it. The pool's first connection applies pending
+    Opening a connection costs about a millisecond, so connections given back are kept for the next
+    thread, up to `keep`. A process with one thread (a command) opens one and keeps it. The pool's first connection applies pending
     migrations; later ones (after `close`, in a forked worker) need not look again.
     """
 
