@@ -1,21 +1,23 @@
 """Webhook intake benchmark: the service's POST /webhooks/zoom against a bare Flask endpoint, both under gunicorn.
 
     .venv/bin/python bench/webhook_intake.py [--seconds 15] [--connections 16] [--workers 2]
-                                             [--generator wrk|python] [--pieces] [--pieces-repeat 300]
+                                             [--generator wrk|python] [--access-log]
+                                             [--no-pieces] [--pieces-repeat 300]
 
-Both servers run with `homeroom serve`'s gunicorn settings (sync workers, preload, access log); the bare
-one is bench/bare_app.py. The service gets a temporary database with the real migrations and module 1's
-meeting and week-1 session, so every `meeting.participant_joined` is verified and stored durably,
-as in production; after the run the deliveries are processed into presence edges as the service's next
-attendance read does. Every request carries a distinct
-body (participant user_id and join_time), signed at start with a timestamp inside the replay window, so
-nothing is deduplicated. After the run the stored deliveries are counted against the unique events
-answered 2xx.
+Both servers run with `homeroom serve`'s gunicorn settings (`zoom_homeroom.web.server.gunicorn_options`:
+the threaded ThreadWorker, preload, keepalive) and, by default, no access log: the strict comparison.
+The bare one is bench/bare_app.py. `--access-log` runs both again with gunicorn's access log and prints
+that ratio beside the strict one. The service gets a temporary database with the real migrations and
+module 1's meeting and week-1 session, so every `meeting.participant_joined` is verified and stored
+durably, as in production; after the run the deliveries are processed into presence edges as the
+service's next attendance read does. Every request carries a distinct body (participant user_id and
+join_time), signed at start with a timestamp inside the replay window, so nothing is deduplicated. After
+the run the stored deliveries are counted against the unique events answered 2xx.
 
 The load generator is wrk (with a Lua script that cycles through pre-signed bodies) when installed,
-else Python threads over http.client; `--generator` picks one. When a target is missed (or with
-`--pieces`), bench/intake_pieces.py times the pieces of one delivery in-process: HMAC, JSON, the
-transaction with synchronous=FULL and NORMAL, the whole request, and two writers contending for the lock.
+else Python threads over http.client; `--generator` picks one. Besides requests a second and latency,
+each server's CPU time per request is read from /proc. Then bench/intake_pieces.py times the pieces of
+one delivery in-process (skip with `--no-pieces`).
 """
 
 from __future__ import annotations
