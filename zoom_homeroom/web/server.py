@@ -80,6 +80,9 @@ def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int, acce
 # -- the worker ------------------------------------------------------------------------------------
 
 
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+
+
 class _DeadlineSocket(socket.socket):
     """An accepted connection whose reads share one deadline per request.
 
@@ -98,6 +101,12 @@ class _DeadlineSocket(socket.socket):
         return cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        if _DONTWAIT:
+            # Usually the bytes are there already (the poller saw them): one call, no mode switching.
+            try:
+                return super().recv(bufsize, flags | _DONTWAIT)
+            except BlockingIOError:
+                pass
         asked = self.gettimeout()  # gunicorn's own short waits (closing a connection) still apply
         if asked == 0:
             return super().recv(bufsize, flags)  # non-blocking: nothing to wait for
