@@ -81,13 +81,19 @@ def zoom_event() -> Response | tuple[Response, int]:
 
 def _body() -> bytes:
     """The request body, at most MAX_BODY_BYTES, with or without a Content-Length; larger: 413."""
-    request.max_content_length = MAX_BODY_BYTES  # a larger Content-Length: 413 before anything is read
-    if request.content_length is not None or "wsgi.input_terminated" not in request.environ:
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        raise RequestEntityTooLarge()  # before anything is read
+    environ = request.environ
+    if "wsgi.input_terminated" not in environ:  # a server that does not end the stream itself
+        request.max_content_length = MAX_BODY_BYTES
         return request.get_data(cache=False)
-    # Chunked (no Content-Length): werkzeug's limited stream stops at the limit and hands back the body
-    # cut short, so the server's own stream is read, one byte past the limit at most.
-    stream, chunks, size = request.environ["wsgi.input"], [], 0
-    while size <= MAX_BODY_BYTES and (chunk := stream.read(MAX_BODY_BYTES + 1 - size)):
+    # The server ends the stream at the body's end (gunicorn always, werkzeug's for chunked bodies), so
+    # it is read directly, one byte past the limit at most: werkzeug's limited stream would hand back a
+    # chunked body cut short at the limit, and costs a Python-level read loop on every delivery.
+    stream, chunks, size = environ["wsgi.input"], [], 0
+    wanted = length if length is not None else MAX_BODY_BYTES + 1
+    while size < wanted and (chunk := stream.read(wanted - size)):
         chunks.append(chunk)
         size += len(chunk)
     if size > MAX_BODY_BYTES:
