@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -41,6 +42,11 @@ GROUP_COMMIT_WAIT_SECONDS = BUSY_TIMEOUT_MS / 1000 + 5
 # 1000 pages, would hold every writer of the worker for the copy and two fsyncs): after this many
 # commits (a delivery's commit writes about five pages) its checkpointer thread does it instead.
 CHECKPOINT_EVERY_COMMITS = 200
+# Under load (the last commit held more than one write), the committer waits this long before taking
+# the queue, so the threads already parsing their deliveries join this commit instead of the next: at
+# 8 threads a commit holds 6-7 deliveries instead of 4-5, for 10-20% more deliveries a second. A
+# delivery arriving alone never waits.
+GROUP_COMMIT_WINDOW_SECONDS = 0.0003
 
 
 class StorageError(HomeroomError):
@@ -251,8 +257,9 @@ class GroupCommit(Generic[C]):
     ran it is on disk. One thread at a time commits: it takes every write queued so far (its own among
     them), runs them in one `write(durable=True)` transaction and wakes their threads once the commit
     and its fsync are done. Writes queued meanwhile wait for the next commit, made by the first of
-    their threads, which the committer wakes for that. So under load one fsync covers many writes, and
-    alone a write commits at once (no batching window, no added wait).
+    their threads, which the committer wakes for that. So under load one fsync covers many writes
+    (and, while the last commit held several, the committer first waits GROUP_COMMIT_WINDOW_SECONDS
+    for the writes on their way); alone, a write commits at once.
 
     A write that raises is undone alone and its thread gets the exception: the batch is rolled back and
     run again with each write in its own savepoint (so a write must depend on the connection only: it
@@ -269,6 +276,7 @@ class GroupCommit(Generic[C]):
         self._connection: C | None = None
         self._pid = 0
         self._commits = 0
+        self._last_batch = 0
         self._checkpointer = _Checkpointer(open_connection)
         self._lock = threading.Lock()  # guards the queue, `_committing` and every `woken`
         self._queue: list[_Queued] = []
@@ -300,8 +308,11 @@ class GroupCommit(Generic[C]):
         raise StorageError(f"a durable write waited over {GROUP_COMMIT_WAIT_SECONDS:g} s for its commit")
 
     def _commit_queued(self) -> None:
+        if self._last_batch > 1:
+            time.sleep(GROUP_COMMIT_WINDOW_SECONDS)
         with self._lock:
             batch, self._queue = self._queue, []
+        self._last_batch = len(batch)
         try:
             self._commit(batch)
         finally:
