@@ -183,29 +183,3 @@ def test_a_write_waiting_longer_than_the_limit_gives_up_with_a_storage_error(gro
     release.set()
     thread.join(10)
     assert group.write(insert_lock("next")) == "next"  # the queue is not left stuck
-
-
-def names_in_main_file(database: Path) -> set[str]:
-    """The rows already copied from the WAL into the database file (a checkpoint has run)."""
-    conn = sqlite3.connect(f"file:{database}?immutable=1", uri=True)
-    try:
-        return {row[0] for row in conn.execute("SELECT name FROM locks")}
-    finally:
-        conn.close()
-
-
-def test_commits_leave_checkpoints_to_the_checkpointer_thread(group, database, monkeypatch):
-    import zoom_homeroom.storage.db as db
-
-    monkeypatch.setattr(db, "CHECKPOINT_EVERY_COMMITS", 3)
-    group.write(insert_lock("a"))
-    group.write(insert_lock("b"))
-    assert names_on_disk(database) == {"a", "b"}
-    assert names_in_main_file(database) == set()  # durable in the WAL, not checkpointed by a commit
-    group.write(insert_lock("c"))  # the third commit asks the checkpointer
-    deadline = threading.Event()
-    for _ in range(200):
-        if names_in_main_file(database) == {"a", "b", "c"}:
-            break
-        deadline.wait(0.025)
-    assert names_in_main_file(database) == {"a", "b", "c"}

@@ -38,10 +38,6 @@ _sync = getattr(os, "fdatasync", os.fsync)
 # How long a thread waits for the group commit that holds its write: past the busy timeout, so only a
 # stuck commit (never a queue of writers) gives up, and the caller answers an error, never a 2xx.
 GROUP_COMMIT_WAIT_SECONDS = BUSY_TIMEOUT_MS / 1000 + 5
-# A group commit's connection does not checkpoint the WAL inside its commits (SQLite's default, every
-# 1000 pages, would hold every writer of the worker for the copy and two fsyncs): after this many
-# commits (a delivery's commit writes about five pages) its checkpointer thread does it instead.
-CHECKPOINT_EVERY_COMMITS = 200
 # Under load (the last commit held more than one write), the committer waits this long before taking
 # the queue, so the threads already parsing their deliveries join this commit instead of the next: at
 # 8 threads a commit holds 6-7 deliveries instead of 4-5, for 10-20% more deliveries a second. A
@@ -211,45 +207,6 @@ class _Queued:
         self.error: BaseException | None = None
 
 
-class _Checkpointer:
-    """Checkpoints the WAL from a thread of its own, on its own connection, when asked: PASSIVE, so it
-    never waits for (or holds up) a writer or a reader; what it could not copy waits for the next time."""
-
-    def __init__(self, open_connection: Callable[[], Connection]):
-        self._open = open_connection
-        self._wanted = threading.Event()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-
-    def request(self) -> None:
-        if self._thread is None or self._pid != os.getpid():  # a forked worker starts its own
-            self._stopping, self._pid = False, os.getpid()
-            self._thread = threading.Thread(target=self._run, name="homeroom-checkpoint", daemon=True)
-            self._thread.start()
-        self._wanted.set()
-
-    def _run(self) -> None:
-        connection = self._open()
-        try:
-            while True:
-                self._wanted.wait()
-                self._wanted.clear()
-                if self._stopping:
-                    return
-                with contextlib.suppress(sqlite3.Error):
-                    connection.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        finally:
-            connection.close()
-
-    def close(self) -> None:
-        if self._thread is not None and self._pid == os.getpid():
-            self._stopping = True
-            self._wanted.set()
-            self._thread.join(timeout=10)
-        self._thread = None
-
-
 class GroupCommit(Generic[C]):
     """Durable writes from many threads of one process, committed together.
 
@@ -267,17 +224,14 @@ class GroupCommit(Generic[C]):
     reported done that is not on disk.
 
     The connection is this object's own (opened on first use, in the process that uses it: a forked
-    gunicorn worker opens its own), used only by the committing thread. Its commits never checkpoint
-    the WAL: every CHECKPOINT_EVERY_COMMITS commits a checkpointer thread does, outside every commit.
+    gunicorn worker opens its own), used only by the committing thread.
     """
 
     def __init__(self, open_connection: Callable[[], C]):
         self._open = open_connection
         self._connection: C | None = None
         self._pid = 0
-        self._commits = 0
         self._last_batch = 0
-        self._checkpointer = _Checkpointer(open_connection)
         self._lock = threading.Lock()  # guards the queue, `_committing` and every `woken`
         self._queue: list[_Queued] = []
         self._committing = False
@@ -339,10 +293,6 @@ class GroupCommit(Generic[C]):
         except BaseException as error:  # the commit failed: none of these writes is on disk
             for queued in batch:
                 queued.error = queued.error or error
-        else:
-            self._commits += 1
-            if self._commits % CHECKPOINT_EVERY_COMMITS == 0:
-                self._checkpointer.request()
         with self._lock:
             for queued in batch:
                 queued.finished = True
@@ -370,14 +320,11 @@ class GroupCommit(Generic[C]):
     def _current(self) -> C:
         if self._connection is None or self._pid != os.getpid():
             # A connection inherited through fork is never used (nor closed: it is the parent's).
-            connection = self._open()
-            connection.db.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's job
-            self._connection, self._pid = connection, os.getpid()
+            self._connection, self._pid = self._open(), os.getpid()
         return self._connection
 
     def close(self) -> None:
         """Close the connection (a later write opens a new one). Call when no write is in progress."""
-        self._checkpointer.close()
         with self._lock:
             connection, self._connection = self._connection, None
         if connection is not None and self._pid == os.getpid():
