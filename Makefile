@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n auto
 
-.PHONY: demo test lint format browser bench clean
+.PHONY: demo test lint format browser nginx bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/homeroom demo
 
-## make test: ruff, then every test (browser tests need Chromium: installed here when possible)
-test: $(VENV)/.installed-dev browser lint
+## make test: ruff, then every test (browser tests need Chromium, proxy tests nginx: installed here when possible)
+test: $(VENV)/.installed-dev browser nginx lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
@@ -37,6 +37,10 @@ format: $(VENV)/.installed-dev
 ## browser: Debian's chromium for the browser tests; skipped (loudly, by the tests) where it cannot be installed
 browser:
 	@.ci/ensure-chromium || true
+
+## nginx: Debian's nginx-light for the proxy tests; skipped (loudly, by the tests) where it cannot be installed
+nginx:
+	@.ci/ensure-nginx || true
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/mixitup.py

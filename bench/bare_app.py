@@ -37,9 +37,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8001, help="port to listen on")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="gunicorn's access log, as `homeroom serve` (default: on)",
+    )
     args = parser.parse_args()
-    serve(create_bare_app(), host=args.host, port=args.port, workers=args.workers)
+    serve(create_bare_app(), host=args.host, port=args.port, workers=args.workers, access_log=args.access_log)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,13 @@ class LoadResult:
     p99_ms: float
     repeated_bodies: int = 0
     answered_ids: set[str] | None = None  # exact, from the Python generator only
+    server_cpu_seconds: float | None = None  # the server's processes, during the run
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        if self.server_cpu_seconds is None or not self.requests:
+            return None
+        return self.server_cpu_seconds * 1000 / self.requests
 
     @property
     def per_second(self) -> float:
@@ -171,8 +178,8 @@ def _run_child(command: list[str]) -> str:
 
 
 def run_python(port: int, maker: BodyMaker, *, seconds: float, connections: int, unique: bool) -> LoadResult:
-    """Drive the endpoint from `connections` threads, one http.client connection each (reopened
-    whenever gunicorn's sync worker closes it, which is after every response)."""
+    """Drive the endpoint from `connections` threads, one kept-alive http.client connection each
+    (reopened whenever the server closes it)."""
     indexes = itertools.count()
     index_lock = threading.Lock()
     stop = threading.Event()

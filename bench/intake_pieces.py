@@ -1,19 +1,16 @@
 """Where one webhook delivery's time goes, timed in-process on the same machine and filesystem.
 
-Used by bench/webhook_intake.py when a target is missed (or with --pieces): HMAC, JSON, the store and
-process transaction with synchronous=FULL and NORMAL, a bare one-row commit, the whole request through
-Flask's test client (service and bare app), and two writers contending for SQLite's write lock,
-first through SQLite's busy handler (what the service does), then queued on a flock.
+Printed by bench/webhook_intake.py (unless --no-pieces): the HMAC check, the route's strict JSON parse,
+a durable write alone, the group commit's cost per delivery when 8 threads write at once, the whole
+request through Flask's test client (service and bare app, one thread), and two connections' durable
+commits contending for the write lock (queued on the writer flock, as two workers' are).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import hashlib
 import itertools
-import json
-import os
 import secrets
 import threading
 import time
@@ -26,12 +23,12 @@ from bare_app import create_bare_app
 from flask.testing import FlaskClient
 from intake_common import CALENDAR_PATH, MEETING_ID, WEBHOOK_PATH, BodyMaker, prepare_database
 
+from webhooks.routes import json_object
 from webhooks.verify import verify
 from zoom_homeroom import create_app
 from zoom_homeroom.core.models import Delivery
-from zoom_homeroom.services.intake import process_in_transaction
-from zoom_homeroom.settings import Settings, load_calendar
-from zoom_homeroom.storage import Storage
+from zoom_homeroom.settings import Settings
+from zoom_homeroom.storage import GroupCommit, Storage
 
 CONTENTION_SECONDS = 2.0
 
@@ -93,40 +90,67 @@ def time_parsing(maker: BodyMaker, repeat: int) -> list[Timing]:
             lambda: verify(headers, body, secret=maker.secret, now=now, window=window),
             repeat=repeat,
         ),
-        time_call(
-            "JSON: decode, parse, re-encode check (as the route does)",
-            lambda: json.dumps(json.loads(body.decode("utf-8")), ensure_ascii=False).encode("utf-8"),
-            repeat=repeat,
-        ),
+        time_call("JSON: the route's strict parse (json_object)", lambda: json_object(body), repeat=repeat),
     ]
 
 
 def time_storage(tmp: Path, maker: BodyMaker, repeat: int) -> list[Timing]:
-    calendar = load_calendar(CALENDAR_PATH)
     counter = itertools.count()
     now = dt.datetime.now(dt.UTC)
 
-    def store_and_process(storage: Storage, durable: bool) -> Callable[[], None]:
-        def one() -> None:
-            raw = maker.body(next(counter))
-            digest = hashlib.sha256(raw).hexdigest()
-            delivery = Delivery(digest, "meeting.participant_joined", now, 0, None, raw.decode(), MEETING_ID)
-            with storage.write(durable=durable):
-                delivery_id = storage.store_delivery(delivery)
-                process_in_transaction(storage, calendar, delivery_id, json.loads(raw), now=now)
+    def delivery() -> Delivery:
+        raw = maker.body(next(counter))
+        digest = hashlib.sha256(raw).hexdigest()
+        return Delivery(digest, "meeting.participant_joined", now, 0, None, raw.decode(), MEETING_ID)
 
-        return one
+    path = tmp / "pieces-store.db"
+    prepare_database(path)
+    group = GroupCommit(lambda: Storage.open(path, migrate=False))
+    try:
 
-    timings = []
-    for name, durable in (("FULL", True), ("NORMAL", False)):
-        with prepared_storage(tmp / f"pieces-{name.lower()}.db") as storage:
-            label = f"store + process transaction, synchronous={name}"
-            timings.append(time_call(label, store_and_process(storage, durable), repeat=repeat))
-    with prepared_storage(tmp / "pieces-commit.db") as storage:
-        timings.append(
-            time_call("one-row INSERT + COMMIT, synchronous=FULL", _one_row_commit(storage), repeat=repeat)
+        def store_one() -> None:
+            item = delivery()
+            group.write(lambda storage: storage.store_delivery(item))
+
+        alone = time_call(
+            "store one delivery alone (group commit: commit + fdatasync)", store_one, repeat=repeat
         )
-    return timings
+        together = _concurrent_writes(group, delivery, threads=8, per_thread=max(1, repeat // 4))
+    finally:
+        group.close()
+    with prepared_storage(tmp / "pieces-commit.db") as storage:
+        one_row = time_call(
+            "one-row INSERT + durable COMMIT (write(durable=True))", _one_row_commit(storage), repeat=repeat
+        )
+    return [alone, together, one_row]
+
+
+def _concurrent_writes(
+    group: GroupCommit[Storage], delivery: Callable[[], Delivery], *, threads: int, per_thread: int
+) -> Timing:
+    """`threads` threads storing deliveries at once through one group commit: the time each waited."""
+    samples: list[float] = []
+    lock = threading.Lock()
+    deliveries = [[delivery() for _ in range(per_thread)] for _ in range(threads)]
+
+    def writer(mine: list[Delivery]) -> None:
+        waited = []
+        for item in mine:
+            began = time.perf_counter()
+            group.write(lambda storage, d=item: storage.store_delivery(d))
+            waited.append(time.perf_counter() - began)
+        with lock:
+            samples.extend(waited)
+
+    began = time.perf_counter()
+    pool = [threading.Thread(target=writer, args=(mine,)) for mine in deliveries]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    label = f"store, {threads} threads at once through one group commit"
+    return _timing(label, samples, per_second=len(samples) / elapsed)
 
 
 def _one_row_commit(storage: Storage) -> Callable[[], None]:
@@ -169,14 +193,9 @@ def time_requests(tmp: Path, maker: BodyMaker, repeat: int) -> list[Timing]:
 
 
 def time_contention(tmp: Path, writers: int = 2) -> list[Timing]:
-    """`writers` threads, each with its own connection, looping one-row durable commits."""
-    return [
-        _contend(tmp / "contend-busy.db", writers, lock_path=None),
-        _contend(tmp / "contend-flock.db", writers, lock_path=tmp / "contend.lock"),
-    ]
-
-
-def _contend(path: Path, writers: int, *, lock_path: Path | None) -> Timing:
+    """`writers` threads, each with its own connection (as two workers have), looping one-row durable
+    commits: they queue on the writer flock beside the database, as the service's writers do."""
+    path = tmp / "contend.db"
     prepare_database(path)
     samples: list[float] = []
     samples_lock = threading.Lock()
@@ -185,23 +204,14 @@ def _contend(path: Path, writers: int, *, lock_path: Path | None) -> Timing:
     def writer() -> None:
         storage = Storage.open(path, migrate=False)
         commit = _one_row_commit(storage)
-        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT) if lock_path else None
         mine = []
         try:
             while time.monotonic() < deadline:
                 began = time.perf_counter()
-                if descriptor is not None:
-                    fcntl.flock(descriptor, fcntl.LOCK_EX)  # waiters sleep in the kernel, woken in turn
-                try:
-                    commit()
-                finally:
-                    if descriptor is not None:
-                        fcntl.flock(descriptor, fcntl.LOCK_UN)
+                commit()
                 mine.append(time.perf_counter() - began)
         finally:
             storage.close()
-            if descriptor is not None:
-                os.close(descriptor)
         with samples_lock:
             samples.extend(mine)
 
@@ -210,13 +220,12 @@ def _contend(path: Path, writers: int, *, lock_path: Path | None) -> Timing:
         thread.start()
     for thread in threads:
         thread.join()
-    how = "queued on a flock" if lock_path else "SQLite busy handler (as the service)"
-    label = f"{writers} writers' durable commits, {how}"
-    return _timing(label, samples, per_second=len(samples) / CONTENTION_SECONDS)
+    label = f"{writers} connections' durable commits, queued on the writer flock"
+    return [_timing(label, samples, per_second=len(samples) / CONTENTION_SECONDS)]
 
 
 def print_pieces(timings: list[Timing]) -> None:
     print(f"\n{'where one delivery goes (in-process)':<72} {'mean ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for timing in timings:
-        rate = f"  ({timing.per_second:.0f} commits/s)" if timing.per_second is not None else ""
+        rate = f"  ({timing.per_second:.0f}/s)" if timing.per_second is not None else ""
         print(f"  {timing.label:<70} {timing.mean_ms:8.3f} {timing.p99_ms:8.3f} {timing.max_ms:8.1f}{rate}")

@@ -44,6 +44,8 @@ FUZZ = settings(
 FEW = settings(FUZZ, max_examples=40)
 
 MAX_WEBHOOK_BYTES = 256 * 1024
+# The route refuses bodies nested deeper than this (issue 12: processing must be able to read them back).
+MAX_WEBHOOK_NESTING = 32
 HANDLED_EVENTS = (
     "meeting.participant_joined",
     "meeting.participant_left",
@@ -179,7 +181,8 @@ def huge_string_body(size: int) -> bytes:
 
 def acceptable(raw: bytes) -> bool:
     """Whether a properly signed body must be accepted: a UTF-8 JSON object with a non-empty `event`,
-    whose strings are all real Unicode (a lone `\\ud800` escape cannot be stored as text)."""
+    whose strings are all real Unicode (a lone `\\ud800` escape cannot be stored as text), nested at
+    most MAX_WEBHOOK_NESTING levels (deeper ones processing could not read back safely)."""
     if len(raw) > MAX_WEBHOOK_BYTES:
         return False
     try:
@@ -187,7 +190,20 @@ def acceptable(raw: bytes) -> bool:
         json.dumps(body, ensure_ascii=False).encode("utf-8")
     except (ValueError, UnicodeError, RecursionError):
         return False
+    if nesting(body) > MAX_WEBHOOK_NESTING:
+        return False
     return isinstance(body, dict) and isinstance(body.get("event"), str) and bool(body["event"])
+
+
+def nesting(value: object) -> int:
+    """Levels of objects and arrays: `{}` is 1, `{"a": [[]]}` is 3 (counted without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 @pytest.fixture

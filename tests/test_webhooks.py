@@ -258,3 +258,37 @@ def test_unknown_meetings_are_reported_to_reps(client, storage, calendar, clock,
     html = client.get("/").get_data(as_text=True)
     assert "Zoom events for meetings this service does not know" in html
     assert f"<code>{MEETING_ID}</code>" in html
+
+
+def nested(levels: int) -> bytes:
+    """An object whose `payload` holds arrays inside arrays: `levels` levels counting the outer object."""
+    return (
+        b'{"event": "meeting.participant_joined", "payload": '
+        + b"[" * (levels - 1)
+        + b"]" * (levels - 1)
+        + b"}"
+    )
+
+
+@pytest.mark.parametrize("levels", [33, 100, 990])
+def test_a_body_nested_deeper_than_processing_can_read_is_400_and_nothing_is_stored(
+    client, storage, clock, levels
+):
+    response = post(client, nested(levels), at=clock())
+    assert response.status_code == 400
+    assert "nested at most 32 levels" in response.get_json()["error"]
+    assert deliveries(storage) == []
+
+
+def test_a_body_nested_32_levels_is_stored(client, storage, clock):
+    assert post(client, nested(32), at=clock()).status_code == 204
+    assert len(deliveries(storage)) == 1
+
+
+def test_brackets_inside_strings_are_not_nesting(client, storage, clock):
+    body = participant_joined(name="[{" * 200 + "Ada")
+    assert post(client, body, at=clock()).status_code == 204
+    assert (
+        json.loads(deliveries(storage)[0]["body"])["payload"]["object"]["participant"]["user_name"]
+        == "[{" * 200 + "Ada"
+    )

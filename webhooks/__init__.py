@@ -1,4 +1,7 @@
-"""Inbound Zoom events and nothing else: `POST /webhooks/zoom`."""
+"""Inbound Zoom events and nothing else: `POST /webhooks/zoom`.
+
+The blueprint is served by the web app's lean intake app (`web/app.py`), not the dashboard's.
+"""
 
 from flask import Blueprint
 

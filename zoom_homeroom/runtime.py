@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .clock import Clock, Sleep, utc_now
 from .core.models import Calendar
 from .settings import Settings, load_calendar
-from .storage import Storage, StoragePool
+from .storage import GroupCommit, Storage, StoragePool
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -52,6 +52,12 @@ class Runtime:
         """The calling thread's connection, opened (and the schema migrated) on first use."""
         return self._storages.current()
 
+    @cached_property
+    def durable_writes(self) -> GroupCommit[Storage]:
+        """Durable writes shared by this process's threads: one commit and fsync for whatever they
+        queue meanwhile (the webhook's store), on a connection of its own."""
+        return GroupCommit(lambda: Storage.open(self.settings.database))
+
     def release_storage(self) -> None:
         """Hand back the calling thread's connection: it is done with it for now."""
         self._storages.release()
@@ -85,6 +91,8 @@ class Runtime:
         return self.clock()
 
     def close(self) -> None:
+        if "durable_writes" in self.__dict__:
+            self.durable_writes.close()
         self._storages.close()
 
     # -- as a web app's container ---------------------------------------------------------------

@@ -87,13 +87,19 @@ def _count(items: list[str], noun: str) -> str:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Gunicorn workers.")
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="One line per request on stdout (leave it to the proxy with --no-access-log).",
+)
 @pass_runtime
-def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
+def serve(runtime: Runtime, host: str, port: int, workers: int, access_log: bool) -> None:
     """Run the web service (dashboard, API, webhooks) under gunicorn."""
     # Imported here: gunicorn and Flask load only for this command, not at every CLI start.
     from ..web.server import run_gunicorn
 
-    run_gunicorn(runtime.settings, host=host, port=port, workers=workers)
+    run_gunicorn(runtime.settings, host=host, port=port, workers=workers, access_log=access_log)
 
 
 @cli.command("scheduler")

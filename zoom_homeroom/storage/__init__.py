@@ -4,7 +4,8 @@ or typed rows.
 `Storage` is one facade over the areas, one module each (roster, sessions, registrations, deliveries,
 attendance, mixitup, slack, users), all built on `db.Connection`: the connection, its writer queue and durable
 writes.
-The schema is `migrations.py`. `StoragePool` shares connections among the threads of a process.
+The schema is `migrations.py`. `StoragePool` shares connections among the threads of a process;
+`GroupCommit` shares their durable commits.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 from pathlib import Path
 
 from .attendance import AttendanceStore
-from .db import StorageError, connect
+from .db import GroupCommit, StorageError, connect
 from .deliveries import DeliveryStore
 from .migrations import migrations
 from .mixitup import MixItUpStore
@@ -23,7 +24,7 @@ from .sessions import SessionStore
 from .slack import SlackStore
 from .users import UserStore
 
-__all__ = ["Storage", "StorageError", "StoragePool", "connect"]
+__all__ = ["GroupCommit", "Storage", "StorageError", "StoragePool", "connect"]
 
 
 class Storage(
@@ -64,9 +65,8 @@ class StoragePool:
     """Connections to one database for the threads of a process: a thread holds one while it works and
     gives it back when done, so a threaded server has as many open as it serves requests at once.
 
-    Opening a connection costs about a millisecond (twice a durable webhook write), so connections
-    given back are kept for the next thread, up to `keep`. A process with one thread (a command, a
-    gunicorn sync worker) opens one and keeps it. The pool's first connection applies pending
+    Opening a connection costs about a millisecond, so connections given back are kept for the next
+    thread, up to `keep`. A process with one thread (a command) opens one and keeps it. The pool's first connection applies pending
     migrations; later ones (after `close`, in a forked worker) need not look again.
     """
 

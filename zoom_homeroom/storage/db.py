@@ -4,7 +4,8 @@ named locks processes take. No table of the service's own is known here but `loc
 Every connection uses WAL (web workers and the scheduler share the file), a long busy timeout, and
 `BEGIN IMMEDIATE` for writes, taken in turn on a file lock, so processes queue for the write lock
 instead of failing with "database is locked". A write acknowledged to someone outside (a webhook's
-2xx) uses `write(durable=True)`: once answered, it is on disk.
+2xx) uses `write(durable=True)`: once answered, it is on disk. `GroupCommit` lets the threads of a
+process share those durable commits: one transaction and one fsync for whatever they queued meanwhile.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from sqlite_utils import Database
 
@@ -27,6 +31,18 @@ from ..core.times import parse_utc_text, to_utc_text
 from ..errors import HomeroomError
 
 BUSY_TIMEOUT_MS = 30_000
+# fdatasync flushes the data and whatever metadata reading it back needs (the size, when the WAL
+# grew), but not the modification time: as SQLite itself syncs on Linux, and much faster than fsync
+# on ext4 once the WAL is being rewritten in place after a checkpoint. Where it is missing, fsync.
+_sync = getattr(os, "fdatasync", os.fsync)
+# How long a thread waits for the group commit that holds its write: past the busy timeout, so only a
+# stuck commit (never a queue of writers) gives up, and the caller answers an error, never a 2xx.
+GROUP_COMMIT_WAIT_SECONDS = BUSY_TIMEOUT_MS / 1000 + 5
+# Under load (the last commit held more than one write), the committer waits this long before taking
+# the queue, so the threads already parsing their deliveries join this commit instead of the next: at
+# 8 threads a commit holds 6-7 deliveries instead of 4-5, for 10-20% more deliveries a second. A
+# delivery arriving alone never waits.
+GROUP_COMMIT_WINDOW_SECONDS = 0.0003
 
 
 class StorageError(HomeroomError):
@@ -181,7 +197,7 @@ class Connection:
             if fallback:
                 conn.execute("PRAGMA synchronous = NORMAL")
         if wal is not None:
-            os.fsync(wal)
+            _sync(wal)
 
     def _begin(self) -> None:
         """BEGIN IMMEDIATE: where the database cannot be written, the one-line StorageError saying why."""
@@ -213,6 +229,151 @@ class Connection:
     def release_lock(self, name: str, owner: str) -> None:
         with self.write():
             self.db["locks"].delete_where("name = ? AND owner = ?", [name, owner])
+
+
+C = TypeVar("C", bound=Connection)
+T = TypeVar("T")
+
+
+class _Queued:
+    """One thread's write waiting in a group commit, and what became of it."""
+
+    __slots__ = ("write", "wake", "woken", "finished", "result", "error")
+
+    def __init__(self, write: Callable[[Connection], object]):
+        self.write = write
+        # Released (and `woken` set) when the write is finished, or when its thread is to commit next:
+        # a bare lock is the cheapest thing a thread can sleep on.
+        self.wake = threading.Lock()
+        self.wake.acquire()
+        self.woken = False
+        self.finished = False
+        self.result: object = None
+        self.error: BaseException | None = None
+
+
+class GroupCommit(Generic[C]):
+    """Durable writes from many threads of one process, committed together.
+
+    `write(function)` queues `function(connection)` and returns its result once the transaction that
+    ran it is on disk. One thread at a time commits: it takes every write queued so far (its own among
+    them), runs them in one `write(durable=True)` transaction and wakes their threads once the commit
+    and its fsync are done. Writes queued meanwhile wait for the next commit, made by the first of
+    their threads, which the committer wakes for that. So under load one fsync covers many writes
+    (and, while the last commit held several, the committer first waits GROUP_COMMIT_WINDOW_SECONDS
+    for the writes on their way); alone, a write commits at once.
+
+    A write that raises is undone alone and its thread gets the exception: the batch is rolled back and
+    run again with each write in its own savepoint (so a write must depend on the connection only: it
+    may run twice). When the commit itself fails, every write in it gets that error: nothing is
+    reported done that is not on disk.
+
+    The connection is this object's own (opened on first use, in the process that uses it: a forked
+    gunicorn worker opens its own), used only by the committing thread.
+    """
+
+    def __init__(self, open_connection: Callable[[], C]):
+        self._open = open_connection
+        self._connection: C | None = None
+        self._pid = 0
+        self._last_batch = 0
+        self._lock = threading.Lock()  # guards the queue, `_committing` and every `woken`
+        self._queue: list[_Queued] = []
+        self._committing = False
+
+    def write(self, function: Callable[[C], T]) -> T:
+        """Run `function(connection)` in the next group commit; returns its result once on disk."""
+        queued = _Queued(function)  # type: ignore[arg-type]
+        with self._lock:
+            self._queue.append(queued)
+            leads, self._committing = not self._committing, True
+        if not leads:
+            if not queued.wake.acquire(timeout=GROUP_COMMIT_WAIT_SECONDS):
+                self._give_up(queued)
+            leads = not queued.finished
+        if leads:
+            self._commit_queued()
+        if queued.error is not None:
+            raise queued.error
+        return queued.result  # type: ignore[return-value]
+
+    def _give_up(self, queued: _Queued) -> None:
+        """After waiting too long: leave the queue and fail, unless woken meanwhile."""
+        with self._lock:
+            if queued.woken:
+                return
+            if queued in self._queue:
+                self._queue.remove(queued)
+        raise StorageError(f"a durable write waited over {GROUP_COMMIT_WAIT_SECONDS:g} s for its commit")
+
+    def _commit_queued(self) -> None:
+        if self._last_batch > 1:
+            time.sleep(GROUP_COMMIT_WINDOW_SECONDS)
+        with self._lock:
+            batch, self._queue = self._queue, []
+        self._last_batch = len(batch)
+        try:
+            self._commit(batch)
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._wake(self._queue[0])  # its thread commits the next batch
+                else:
+                    self._committing = False
+
+    def _commit(self, batch: list[_Queued]) -> None:
+        try:
+            connection = self._current()
+            try:
+                with connection.write(durable=True):
+                    for queued in batch:
+                        queued.result = queued.write(connection)
+            except Exception:
+                if len(batch) == 1:
+                    raise
+                # One of them failed and the batch was rolled back: again, each write on its own.
+                with connection.write(durable=True):
+                    for queued in batch:
+                        self._run_alone(connection, queued)
+        except BaseException as error:  # the commit failed: none of these writes is on disk
+            for queued in batch:
+                queued.error = queued.error or error
+        with self._lock:
+            for queued in batch:
+                queued.finished = True
+                self._wake(queued)
+
+    @staticmethod
+    def _wake(queued: _Queued) -> None:
+        """Call holding `_lock`."""
+        if not queued.woken:
+            queued.woken = True
+            queued.wake.release()
+
+    @staticmethod
+    def _run_alone(connection: C, queued: _Queued) -> None:
+        """One write in a savepoint of the batch's transaction: a failing write is undone alone."""
+        conn = connection.db.conn
+        conn.execute("SAVEPOINT group_commit_write")
+        try:
+            queued.result = queued.write(connection)
+        except Exception as error:
+            conn.execute("ROLLBACK TO group_commit_write")
+            queued.error = error
+        conn.execute("RELEASE group_commit_write")
+
+    def _current(self) -> C:
+        if self._connection is None or self._pid != os.getpid():
+            # A connection inherited through fork is never used (nor closed: it is the parent's).
+            self._connection, self._pid = self._open(), os.getpid()
+        return self._connection
+
+    def close(self) -> None:
+        """Close the connection (a later write opens a new one). Call when no write is in progress."""
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None and self._pid == os.getpid():
+            connection.close()
 
 
 def where(

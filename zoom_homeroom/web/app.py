@@ -1,10 +1,19 @@
-"""The app factory: settings, logging, the blueprints, error handlers; start-up work done once."""
+"""The app factory: settings, logging, the blueprints, error handlers; start-up work done once.
+
+Two Flask apps answer on one WSGI callable: Zoom's deliveries (`/webhooks/`) go straight to the intake
+app, which has the webhooks blueprint and nothing else, before any of the dashboard's per-request work
+(session cookie, Flask-Login, CSRF, the sign-in guard, security headers) runs; every other path goes to
+the dashboard app, where access is denied by default.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from flask import Flask, jsonify, request
+from gunicorn.errors import AppImportError
 from werkzeug.exceptions import HTTPException, default_exceptions
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -21,6 +30,9 @@ from ..settings import ConfigError, Settings, load_calendar, load_settings
 from . import api, auth, dashboard, mixitup, slack
 from .context import get_runtime
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -36,6 +48,19 @@ class PathInteger(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+WEBHOOKS_PREFIX = "/webhooks"
+SLACK_PREFIX = "/slack"
+# Served by the lean machine-facing app: signed by Zoom or Slack, never a browser's.
+MACHINE_PREFIXES = (WEBHOOKS_PREFIX, SLACK_PREFIX)
+
+
+class StartError(ConfigError, AppImportError, RuntimeError):
+    """The configuration problems that stop the web app from starting. Also gunicorn's AppImportError
+    and a RuntimeError, the two errors gunicorn reports as their message alone (a worker loading the
+    app, the master preloading it): `gunicorn 'zoom_homeroom:create_app()'` prints one line, not a
+    traceback, like `homeroom serve`."""
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -44,12 +69,15 @@ def create_app(
 ) -> Flask:
     """The app factory. Tests pass `Settings`; production reads the environment and `.env`.
 
-    Raises ConfigError when HOMEROOM_SECRET_KEY is missing or the calendar is invalid.
+    Raises ConfigError (a `StartError`) when HOMEROOM_SECRET_KEY is missing or the calendar is invalid.
     """
-    settings = settings or load_settings()
-    if not settings.secret_key:
-        raise ConfigError(["HOMEROOM_SECRET_KEY is not set: the web service refuses to start without it"])
-    calendar = calendar or load_calendar(settings.config_path)
+    try:
+        settings = settings or load_settings()
+        if not settings.secret_key:
+            raise ConfigError("HOMEROOM_SECRET_KEY is not set: the web service refuses to start without it")
+        calendar = calendar or load_calendar(settings.config_path)
+    except ConfigError as error:
+        raise StartError(error.problems) from None
     configure_logging(settings.secrets())
 
     app = Flask(__name__)
@@ -69,11 +97,13 @@ def create_app(
 
     _register_blueprints(app)
     _register_error_handlers(app)
+    dashboard = app.wsgi_app
     if settings.trusted_proxies:
         # Behind a reverse proxy, the client's address (sign-in throttling) and scheme (Secure
         # cookies) come from the X-Forwarded-* headers the trusted proxies set.
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+        dashboard = ProxyFix(dashboard, x_for=n, x_proto=n, x_host=n, x_port=n)
+    app.wsgi_app = _Dispatch(_intake_app(runtime).wsgi_app, dashboard)  # type: ignore[method-assign]
 
     @app.get("/healthz")
     def healthz():
@@ -95,20 +125,55 @@ def _start_up(runtime: Runtime) -> None:
         runtime.close()
 
 
+def _intake_app(runtime: Runtime) -> Flask:
+    """The app serving `/webhooks/` and `/slack/`: the Zoom webhooks and Slack interactions blueprints,
+    JSON errors, the same Runtime; no session, no sign-in, no CSRF, no templates. Zoom and Slack sign
+    their requests (checked by the views)."""
+    intake = Flask(webhooks.__name__)
+    intake.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
+    runtime.install(intake)
+    intake.register_blueprint(webhooks.bp, url_prefix=WEBHOOKS_PREFIX)
+    intake.register_blueprint(slack.bp, url_prefix=SLACK_PREFIX)
+
+    @intake.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return jsonify(error=error.name, message=error.description), error.code
+
+    @intake.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return jsonify(error="Internal Server Error"), 500
+
+    return intake
+
+
+class _Dispatch:
+    """The one WSGI callable: `/webhooks/...` and `/slack/...` to the intake app, everything else to the
+    dashboard.
+    The environ is passed on untouched (the access log shows the path as requested)."""
+
+    def __init__(self, intake: WSGIApplication, dashboard: WSGIApplication):
+        self.intake = intake
+        self.dashboard = dashboard
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if any(path == prefix or path.startswith(prefix + "/") for prefix in MACHINE_PREFIXES):
+            return self.intake(environ, start_response)
+        return self.dashboard(environ, start_response)
+
+
 def _register_blueprints(app: Flask) -> None:
     auth.init_app(app)  # sign-in, CSRF, the access guard, session cookies, security headers
-    auth.csrf.exempt(webhooks.bp)  # Zoom signs its deliveries; they carry no session or CSRF token
-    app.register_blueprint(webhooks.bp, url_prefix="/webhooks")
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(mixitup.bp, url_prefix="/mix-it-up")
     app.register_blueprint(api.bp, url_prefix="/api")
-    app.register_blueprint(slack.bp, url_prefix="/slack")  # signed by Slack: open, no session or CSRF (auth)
 
 
 def _register_error_handlers(app: Flask) -> None:
     def wants_json() -> bool:
-        return request.path.startswith(("/api/", "/webhooks/", "/slack/")) or request.path == "/healthz"
+        return request.path.startswith("/api/") or request.path == "/healthz"
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

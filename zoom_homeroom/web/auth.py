@@ -1,7 +1,8 @@
 """Who may see what: dashboard users (Flask-Login), API tokens, CSRF, throttled sign-in, security headers.
 
-Access is denied by default: `init_app` installs a guard in front of every view. Only `/healthz`, the
-webhooks, the sign-in page and static files are open; pages redirect to sign-in, `/api/` answers 401
+Access is denied by default: `init_app` installs a guard in front of every view of the dashboard app.
+Only `/healthz`, the sign-in page and static files are open (Zoom's webhooks never reach this app: they
+are served by the intake app, see `web/app.py`); pages redirect to sign-in, `/api/` answers 401
 JSON. A dashboard session is a signed cookie (HttpOnly, SameSite=Lax, Secure whenever the request came
 over HTTPS) carrying a random session id that the database must still know: signing out, removing the
 user or changing their password ends it, for every copy of the cookie. An API client sends
@@ -30,7 +31,7 @@ from flask import (
     session,
     url_for,
 )
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -157,12 +158,6 @@ class SchemeAwareSessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
-        # Zoom's deliveries carry no cookie and need no session: skip the signing machinery.
-        if _is_webhook(request):
-            return self.make_null_session(app)
-        return super().open_session(app, request)
-
 
 def init_app(app: Flask) -> None:
     """Install sign-in, CSRF protection, the access guard and the security headers."""
@@ -178,14 +173,8 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
 
 
-def _is_webhook(incoming: Request) -> bool:
-    """Zoom's deliveries and Slack's interactions: signed (checked in the view), no browser, no session,
-    no CSRF token."""
-    return incoming.path.startswith(("/webhooks/", "/slack/"))
-
-
 def _is_open() -> bool:
-    if request.path == "/healthz" or _is_webhook(request):
+    if request.path == "/healthz":
         return True
     return request.endpoint in ("static", "auth.sign_in")
 
@@ -207,8 +196,8 @@ def _require_sign_in() -> BaseResponse | None:
 
 
 def _check_csrf() -> None:
-    if not current_app.config["WTF_CSRF_ENABLED"] or _is_webhook(request):
-        return  # Zoom signs its deliveries (checked by the webhook view); they carry no CSRF token
+    if not current_app.config["WTF_CSRF_ENABLED"]:
+        return
     # Browsers never add an Authorization header to a cross-site request, so a Bearer call cannot be forged.
     if _is_api_path() and _bearer_token() is not None:
         return
@@ -216,8 +205,6 @@ def _check_csrf() -> None:
 
 
 def _security_headers(response: Response) -> Response:
-    if _is_webhook(request):
-        return response  # machine-to-machine, no page: nothing for a browser to protect
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if request.endpoint != "static":
