@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,10 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask, request
-from werkzeug.serving import make_server
 
 from tests.conftest import PROJECT_ROOT, FakeClock, FakeSleep
 from tests.slack_contract import SlackContract
+from zoom_homeroom.sandbox import LocalServer
 from zoom_homeroom.sandbox.errors import SandboxError
 from zoom_homeroom.sandbox.slack import SlackSandbox
 from zoom_homeroom.slack import (
@@ -326,11 +325,8 @@ class Receiver:
                 )
             return "", 200
 
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/slack/interactions"
+        self._http = LocalServer(app, name="receiver")
+        self.url = f"{self._http.url}/slack/interactions"
 
     def _first(self, key: str, keep_until: dt.datetime) -> bool:
         seen = key in self._seen
@@ -338,8 +334,7 @@ class Receiver:
         return seen
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
 
 @pytest.fixture

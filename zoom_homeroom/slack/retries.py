@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import random
 import socket
-from collections.abc import Callable
 from http.client import RemoteDisconnected
 from urllib.error import URLError
 
@@ -23,9 +22,8 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from ..clock import Sleep
 from .errors import header
-
-Sleep = Callable[[float], None]
 
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
