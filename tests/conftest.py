@@ -11,6 +11,7 @@ import responses
 from click.testing import CliRunner
 from flask import Flask
 
+from tests import dashboard_data as data
 from tests.factories import calendar_toml, make_calendar, utc
 from zoom_homeroom import create_app
 from zoom_homeroom.runtime import Runtime
@@ -129,6 +130,20 @@ def app(settings, calendar, clock):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def dataset(storage, calendar, clock) -> data.Dataset:
+    """The dashboards' sample school (tests/dashboard_data.py), with the clock at its `NOW`."""
+    clock.now = data.NOW
+    return data.fill(storage, calendar)
+
+
+@pytest.fixture
+def rep(client, dataset):
+    """A client signed in as a rep, over the sample school."""
+    assert data.sign_in(client).status_code == 302
+    return client
 
 
 @pytest.fixture

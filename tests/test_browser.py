@@ -64,12 +64,6 @@ def browser():
 
 
 @pytest.fixture
-def dataset(storage, calendar, clock) -> data.Dataset:
-    clock.now = data.NOW
-    return data.fill(storage, calendar)
-
-
-@pytest.fixture
 def server(settings, calendar, clock, dataset) -> Iterator[str]:
     """The real app on a free localhost port, in a thread; yields its base URL."""
     app = create_app(settings, calendar=calendar, clock=clock)
