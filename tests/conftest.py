@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 import responses
 from click.testing import CliRunner
+from flask import Flask
 
+from tests import dashboard_data as data
 from tests.factories import calendar_toml, make_calendar, utc
 from zoom_homeroom import create_app
 from zoom_homeroom.runtime import Runtime
+from zoom_homeroom.sandbox import LocalServer, ZoomSandbox
 from zoom_homeroom.settings import load_settings, sandbox_environment
 from zoom_homeroom.storage import Storage
 
@@ -130,6 +133,20 @@ def client(app):
 
 
 @pytest.fixture
+def dataset(storage, calendar, clock) -> data.Dataset:
+    """The dashboards' sample school (tests/dashboard_data.py), with the clock at its `NOW`."""
+    clock.now = data.NOW
+    return data.fill(storage, calendar)
+
+
+@pytest.fixture
+def rep(client, dataset):
+    """A client signed in as a rep, over the sample school."""
+    assert data.sign_in(client).status_code == 302
+    return client
+
+
+@pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
 
@@ -163,8 +180,6 @@ def slack_spec():
 @pytest.fixture
 def sandbox(clock, calendar):
     """The built-in Zoom sandbox on a free port, on the test clock, with a user per calendar host."""
-    from zoom_homeroom.sandbox import ZoomSandbox
-
     hosts = sorted({module.host for module in calendar.modules} | {calendar.mix_it_up.host})
     box = ZoomSandbox(clock=clock, users=hosts, webhook_secret=TEST_WEBHOOK_SECRET, sleep=FakeSleep())
     with box.start():
@@ -184,29 +199,12 @@ def sandbox_runtime(sandbox_env, calendar, clock, sleep) -> Runtime:
     runtime.close()
 
 
-class LiveServer:
-    """A real HTTP server running an app in a thread, on a free localhost port."""
+class LiveServer(LocalServer):
+    """The service's app on a free localhost port, in a thread; `.app` is the app it serves."""
 
-    def __init__(self, app):
-        import threading
-
-        from werkzeug.serving import WSGIRequestHandler, make_server
-
-        class QuietHandler(WSGIRequestHandler):
-            def log_request(self, *args, **kwargs) -> None:  # the access log would drown test output
-                pass
-
-        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app, name="live-app")
+        self.app = app
 
 
 @pytest.fixture

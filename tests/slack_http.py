@@ -15,8 +15,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from zoom_homeroom.sandbox import LocalServer
 
 
 @dataclass
@@ -38,27 +39,17 @@ class Seen:
         return json.loads(self.body)
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None
-
-
 class ScriptedSlack:
     def __init__(self) -> None:
         self._answers: dict[str, deque[Answer]] = {}
         self.requests: list[Seen] = []
         self.unscripted: list[str] = []
         self._lock = threading.Lock()
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_Quiet)
-        self._thread = threading.Thread(
-            target=lambda: self._server.serve_forever(poll_interval=0.02), daemon=True
-        )
-        self._thread.start()
+        self._http = LocalServer(self._app, name="scripted-slack")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._http.url
 
     @property
     def api_url(self) -> str:
@@ -80,9 +71,7 @@ class ScriptedSlack:
         assert not left, f"answers never used: {left}"
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()
 
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)

@@ -86,7 +86,7 @@ class SlackWorld:
     @property
     def app_runtime(self) -> Runtime:
         """The web app's own Runtime (its Slack client answers the students)."""
-        return Runtime.of(self.live.server.app)
+        return Runtime.of(self.live.app)
 
     def student_id(self, short: str) -> int:
         student = self.runtime.storage.student_by_email(f"{short}@students.example.org")

@@ -26,12 +26,6 @@ SESSION_FIELDS = {
 }
 
 
-@pytest.fixture
-def dataset(storage, calendar, clock) -> data.Dataset:
-    clock.now = data.NOW
-    return data.fill(storage, calendar)
-
-
 def get_json(client, path: str) -> dict:
     response = client.get(path, headers=AUTH)
     assert response.status_code == 200, response.get_data(as_text=True)

@@ -23,12 +23,6 @@ API_ROUTES = [
 ]
 
 
-@pytest.fixture
-def dataset(storage, calendar, clock) -> data.Dataset:
-    clock.now = data.NOW
-    return data.fill(storage, calendar)
-
-
 def bearer(token: str = data.TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -15,12 +15,6 @@ COOKIE = "homeroom_session"
 
 
 @pytest.fixture
-def dataset(storage, calendar, clock) -> data.Dataset:
-    clock.now = data.NOW
-    return data.fill(storage, calendar)
-
-
-@pytest.fixture
 def signed_in(app, dataset):
     """A browser signed in as the rep, and a second client holding a copy of its session cookie."""
     browser = app.test_client()

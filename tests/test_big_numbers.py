@@ -5,20 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests import dashboard_data as data
-from tests.dashboard_data import sign_in
 from zoom_homeroom.cli import cli
 
 HUGE = "99999999999999999999"  # more than 2**64
 LARGEST = str(2**63 - 1)
-
-
-@pytest.fixture
-def rep(client, storage, calendar, clock):
-    clock.now = data.NOW
-    data.fill(storage, calendar)
-    assert sign_in(client).status_code == 302
-    return client
 
 
 @pytest.mark.parametrize(

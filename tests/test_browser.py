@@ -9,16 +9,15 @@ from __future__ import annotations
 import csv
 import io
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests import dashboard_data as data
 from tests.conftest import PROJECT_ROOT
 from zoom_homeroom import create_app
+from zoom_homeroom.sandbox import LocalServer
 
 pytestmark = pytest.mark.browser
 
@@ -65,22 +64,12 @@ def browser():
 
 
 @pytest.fixture
-def dataset(storage, calendar, clock) -> data.Dataset:
-    clock.now = data.NOW
-    return data.fill(storage, calendar)
-
-
-@pytest.fixture
 def server(settings, calendar, clock, dataset) -> Iterator[str]:
     """The real app on a free localhost port, in a thread; yields its base URL."""
     app = create_app(settings, calendar=calendar, clock=clock)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=lambda: httpd.serve_forever(poll_interval=0.02), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    httpd = LocalServer(app, name="browser-app")
+    yield httpd.url
+    httpd.stop()
 
 
 class Watched:

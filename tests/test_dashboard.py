@@ -7,25 +7,12 @@ import re
 import pytest
 
 from tests import dashboard_data as data
-from tests.dashboard_data import form_token, sign_in
+from tests.dashboard_data import form_token
 from tests.factories import utc
 from zoom_homeroom.web.charts import Bar, describe, stacked_bars
 from zoom_homeroom.web.dashboard import NOT_A_STUDENT, attendance_rate
 
 ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
-
-
-@pytest.fixture
-def dataset(storage, calendar, clock) -> data.Dataset:
-    clock.now = data.NOW
-    return data.fill(storage, calendar)
-
-
-@pytest.fixture
-def rep(client, dataset):
-    """A client signed in as a rep."""
-    assert sign_in(client).status_code == 302
-    return client
 
 
 def page(client, path: str) -> str:

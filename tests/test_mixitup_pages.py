@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from tests import dashboard_data as data
-from tests.dashboard_data import sign_in
-
-
-@pytest.fixture
-def rep(client, storage, calendar, clock):
-    clock.now = data.NOW
-    data.fill(storage, calendar)
-    assert sign_in(client).status_code == 302
-    return client
 
 
 def test_the_nav_links_to_mix_it_up_and_the_index_lists_its_weeks(rep):

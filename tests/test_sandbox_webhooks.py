@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from tests.conftest import FakeClock
 from tests.factories import utc
-from zoom_homeroom.sandbox import Participant, WebhookSender, ZoomSandbox
+from zoom_homeroom.sandbox import LocalServer, Participant, WebhookSender, ZoomSandbox
 
 SECRET = "receiver-test-secret"
 HOST = "mod1@school.example.org"
@@ -78,13 +77,10 @@ class Receiver:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     receiver = Receiver()
-    server = make_server("127.0.0.1", 0, receiver, threaded=True)
-    receiver.url = f"http://127.0.0.1:{server.server_port}/webhooks/zoom"
-    thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.02), daemon=True)
-    thread.start()
+    server = LocalServer(receiver, name="receiver")
+    receiver.url = f"{server.url}/webhooks/zoom"
     yield receiver
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 @pytest.fixture

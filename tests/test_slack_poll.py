@@ -208,7 +208,7 @@ def test_the_answer_goes_before_the_pick_is_applied_which_happens_by_itself_righ
     )
     assert click.status is None
     calls = world.slack.count_calls()
-    response = world.live.server.app.test_client().post(
+    response = world.live.app.test_client().post(
         "/slack/interactions", data=click.body, headers=click.headers
     )
     assert (response.status_code, response.data) == (200, b"")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,12 +12,12 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask, request
-from werkzeug.serving import make_server
 
 from tests.conftest import PROJECT_ROOT, FakeClock, FakeSleep
 from tests.slack_contract import SlackContract
+from zoom_homeroom.sandbox import LocalServer
 from zoom_homeroom.sandbox.errors import SandboxError
-from zoom_homeroom.sandbox.slack import SlackSandbox
+from zoom_homeroom.sandbox.slack import Delivery, SlackSandbox
 from zoom_homeroom.slack import (
     Ignored,
     PollPick,
@@ -326,11 +325,8 @@ class Receiver:
                 )
             return "", 200
 
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/slack/interactions"
+        self._http = LocalServer(app, name="receiver")
+        self.url = f"{self._http.url}/slack/interactions"
 
     def _first(self, key: str, keep_until: dt.datetime) -> bool:
         seen = key in self._seen
@@ -338,8 +334,7 @@ class Receiver:
         return seen
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
 
 @pytest.fixture
@@ -354,15 +349,30 @@ def poll(channel: str, client: SlackClient) -> str:
     return client.post_message(channel, *_parts(kit.poll_message(POLL_DAY, 2, TOPICS))).ts
 
 
-def test_a_students_pick_arrives_signed_and_is_confirmed_privately(slack, people, channel, receiver, poll):
-    delivery = slack.select(
-        receiver.url,
-        user=people["ada"],
-        channel=channel,
-        ts=poll,
-        action_id="mixitup-poll:2027-01-13:w2:r2",
-        value=TOPICS[1],
-    )
+@pytest.fixture
+def choose(slack: SlackSandbox, people: dict[str, str], channel: str, receiver: Receiver, poll: str):
+    """Ada (or `user`) chooses `value` in the poll's menu for `rank` (or the menu `action_id`), delivered
+    to the receiver."""
+
+    def choose(
+        value: str | None, *, rank: int = 1, user: str | None = None, action_id: str | None = None
+    ) -> Delivery:
+        return slack.select(
+            receiver.url,
+            user=user or people["ada"],
+            channel=channel,
+            ts=poll,
+            action_id=action_id or f"mixitup-poll:2027-01-13:w2:r{rank}",
+            value=value,
+        )
+
+    return choose
+
+
+def test_a_students_pick_arrives_signed_and_is_confirmed_privately(
+    slack, people, channel, receiver, poll, choose
+):
+    delivery = choose(TOPICS[1], rank=2)
     assert delivery.status == 200
     (pick,) = receiver.picks
     assert isinstance(pick, PollPick)
@@ -379,17 +389,8 @@ def test_a_students_pick_arrives_signed_and_is_confirmed_privately(slack, people
     assert "2nd: *Portfolios &amp; personal sites*" in reply.blocks[0]["text"]["text"]
 
 
-def test_the_click_body_is_a_form_with_one_json_payload_in_slacks_shape(
-    slack, people, channel, receiver, poll
-):
-    delivery = slack.select(
-        receiver.url,
-        user=people["ada"],
-        channel=channel,
-        ts=poll,
-        action_id="mixitup-poll:2027-01-13:w2:r1",
-        value=TOPICS[0],
-    )
+def test_the_click_body_is_a_form_with_one_json_payload_in_slacks_shape(channel, poll, choose):
+    delivery = choose(TOPICS[0])
     assert delivery.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert delivery.body.startswith(b"payload=%7B")
     payload = delivery.payload
@@ -413,57 +414,29 @@ def test_the_click_body_is_a_form_with_one_json_payload_in_slacks_shape(
     assert payload["message"]["ts"] == poll and payload["message"]["blocks"][2]["accessory"]["options"]
 
 
-def test_a_replayed_click_is_refused(slack, people, channel, receiver, poll):
-    delivery = slack.select(
-        receiver.url,
-        user=people["ada"],
-        channel=channel,
-        ts=poll,
-        action_id="mixitup-poll:2027-01-13:w2:r1",
-        value=TOPICS[0],
-    )
+def test_a_replayed_click_is_refused(receiver, choose):
+    delivery = choose(TOPICS[0])
     again = requests.post(receiver.url, data=delivery.body, headers=delivery.headers, timeout=TIMEOUT)
     assert (delivery.status, again.status_code) == (200, 401)
     assert receiver.refusals == ["replayed"]
     assert len(receiver.picks) == 1
 
 
-def test_a_click_replayed_after_five_minutes_is_stale(slack, people, channel, receiver, poll, clock):
-    delivery = slack.select(
-        receiver.url,
-        user=people["ada"],
-        channel=channel,
-        ts=poll,
-        action_id="mixitup-poll:2027-01-13:w2:r1",
-        value=TOPICS[0],
-    )
+def test_a_click_replayed_after_five_minutes_is_stale(receiver, clock, choose):
+    delivery = choose(TOPICS[0])
     clock.advance(minutes=6)
     requests.post(receiver.url, data=delivery.body, headers=delivery.headers, timeout=TIMEOUT)
     assert receiver.refusals == ["stale"]
 
 
-def test_a_click_signed_with_another_secret_is_refused(slack, people, channel, receiver, poll):
+def test_a_click_signed_with_another_secret_is_refused(slack, receiver, choose):
     slack.signing_secret = "someone-elses-secret"
-    delivery = slack.select(
-        receiver.url,
-        user=people["ada"],
-        channel=channel,
-        ts=poll,
-        action_id="mixitup-poll:2027-01-13:w2:r1",
-        value=TOPICS[0],
-    )
+    delivery = choose(TOPICS[0])
     assert delivery.status == 401 and receiver.refusals == ["signature"]
 
 
-def test_clearing_a_menu_sends_a_null_option(slack, people, channel, receiver, poll):
-    slack.select(
-        receiver.url,
-        user=people["ada"],
-        channel=channel,
-        ts=poll,
-        action_id="mixitup-poll:2027-01-13:w2:r3",
-        value=None,
-    )
+def test_clearing_a_menu_sends_a_null_option(receiver, choose):
+    choose(None, rank=3)
     (pick,) = receiver.picks
     assert isinstance(pick, PollPick) and (pick.rank, pick.topic) == (3, None)
 
@@ -488,35 +461,14 @@ def test_a_link_button_click_is_ignored(slack, people, receiver, client):
     assert isinstance(receiver.picks[0], Ignored)
 
 
-def test_the_sandbox_delivers_only_what_slack_could(slack, people, channel, receiver, poll):
+def test_the_sandbox_delivers_only_what_slack_could(slack, receiver, choose):
     outsider = slack.add_user("outsider@example.org")
     with pytest.raises(SandboxError):
-        slack.select(
-            receiver.url,
-            user=people["ada"],
-            channel=channel,
-            ts=poll,
-            action_id="mixitup-poll:2027-01-13:w2:r1",
-            value="Not a topic",
-        )
+        choose("Not a topic")
     with pytest.raises(SandboxError):
-        slack.select(
-            receiver.url,
-            user=outsider,
-            channel=channel,
-            ts=poll,
-            action_id="mixitup-poll:2027-01-13:w2:r1",
-            value=TOPICS[0],
-        )
+        choose(TOPICS[0], user=outsider)
     with pytest.raises(SandboxError):
-        slack.select(
-            receiver.url,
-            user=people["ada"],
-            channel=channel,
-            ts=poll,
-            action_id="no-such-menu",
-            value=TOPICS[0],
-        )
+        choose(TOPICS[0], action_id="no-such-menu")
     assert receiver.picks == []
 
 

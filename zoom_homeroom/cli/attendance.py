@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import click
 
@@ -12,8 +11,8 @@ from ..core.text import printable
 from ..runtime import Runtime
 from ..services import attendance as service
 from ..services import backfill as backfill_service
-from ..services.exports import csv_text, table_text
 from . import cli, get_runtime, pass_runtime
+from .options import echo_rows, format_option
 
 CLI_USER = "cli"
 
@@ -27,14 +26,7 @@ def _filters(command):
 @_filters
 @click.option("--kind", type=click.Choice(SESSION_KINDS), help="Only homeroom or Mix It Up sessions.")
 @click.option("--date", type=click.DateTime(["%Y-%m-%d"]), help="Only sessions on this date (YYYY-MM-DD).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@format_option("table", "csv", "json")
 @click.pass_context
 def attendance(
     ctx: click.Context,
@@ -50,14 +42,9 @@ def attendance(
     runtime = get_runtime(ctx)
     day = date.date() if date else None
     rows = service.records(runtime, module=module, week=week, kind=kind, date=day)
-    if fmt == "json":
-        click.echo(json.dumps({"records": rows}, indent=2))
-    elif fmt == "csv":
-        click.echo(csv_text(rows, service.RECORD_FIELDS), nl=False)
-    elif rows:
-        click.echo(table_text(rows, service.RECORD_FIELDS))
-    else:
-        click.echo("no attendance recorded yet for these sessions")
+    echo_rows(
+        fmt, rows, service.RECORD_FIELDS, key="records", empty="no attendance recorded yet for these sessions"
+    )
 
 
 @attendance.command("unmatched")

@@ -8,26 +8,15 @@ from pathlib import Path
 import click
 
 from . import cli
+from .options import port_option
 
 
 @cli.command("demo")
 @click.option(
     "--fast", is_flag=True, help="Play with no waiting, print the summary and exit (for tests and CI)."
 )
-@click.option(
-    "--port",
-    default=8000,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="The service's port (0: any free).",
-)
-@click.option(
-    "--sandbox-port",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="The Zoom sandbox's port (0: any free).",
-)
+@port_option("--port", default=8000, help="The service's port (0: any free).")
+@port_option("--sandbox-port", default=0, help="The Zoom sandbox's port (0: any free).")
 @click.option(
     "--data-dir",
     default="demo-data",

@@ -13,6 +13,7 @@ from ..runtime import Runtime
 from ..services import mixitup as service
 from ..services.exports import table_text
 from . import cli, pass_runtime
+from .options import format_option
 
 WEEK = click.option(
     "--week", required=True, type=click.IntRange(1, 60), help="The module week (e.g. 2 or 4)."
@@ -142,14 +143,7 @@ def sync(runtime: Runtime, week: int, dry_run: bool) -> None:
 
 @mixitup.command("show")
 @WEEK
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "markdown"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@format_option("table", "csv", "markdown")
 @pass_runtime
 def show(runtime: Runtime, week: int, fmt: str) -> None:
     """Print the week's groups (Markdown is ready to paste into Slack)."""

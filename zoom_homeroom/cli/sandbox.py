@@ -10,6 +10,7 @@ import click
 from ..core.models import Calendar
 from ..settings import ConfigError, load_calendar, load_settings, sandbox_environment
 from . import cli, echo_err
+from .options import port_option
 
 if TYPE_CHECKING:
     from ..sandbox import ZoomSandbox
@@ -17,9 +18,7 @@ if TYPE_CHECKING:
 
 @cli.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port", default=9901, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free)."
-)
+@port_option("--port", default=9901, help="Port (0: any free).")
 @click.option("--webhook-url", default=None, help="Deliver simulated meetings' signed webhooks to this URL.")
 def sandbox_command(host: str, port: int, webhook_url: str | None) -> None:
     """Run a local fake Zoom (no credentials, no network) until Ctrl-C, with a user per calendar host."""

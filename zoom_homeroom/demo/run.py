@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
 from ..core.formation import quality_summary
 from ..core.meetings import room_name
 from ..core.models import HOMEROOM, Calendar, homeroom_key, mix_it_up_key
@@ -28,7 +26,7 @@ from ..core.planning import plan_sessions
 from ..core.roster import parse_roster, roster_changes
 from ..errors import HomeroomError
 from ..runtime import Runtime
-from ..sandbox import Participant, ZoomSandbox
+from ..sandbox import LocalServer, Participant, ZoomSandbox
 from ..services import attendance, jobs, mixitup
 from ..services.sync import sync_homeroom
 from ..services.users import DEMO_MARKER, DEMO_PASSWORD, DEMO_USER, hash_password
@@ -62,11 +60,6 @@ class PlayedDay:
     plans: list[MeetingPlan]
     actions: list[Action]
     labels: dict[str, str]  # plan key -> "Mod 1", "Mix It Up"
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: object, **kwargs: object) -> None:
-        pass
 
 
 @dataclass
@@ -147,7 +140,7 @@ def run_demo(options: DemoOptions, echo: Echo, *, stop: threading.Event | None =
     played: list[PlayedDay] = []
     try:
         server = _serve(settings, calendar, clock, options.port)
-        service_url = f"http://127.0.0.1:{server.server_port}"
+        service_url = server.url
         sandbox.connect_webhooks(f"{service_url}/webhooks/zoom")
         # The calendar gains its [slack] table now that the service's address is known.
         calendar_path.write_text(
@@ -197,8 +190,7 @@ def run_demo(options: DemoOptions, echo: Echo, *, stop: threading.Event | None =
         echo("\nstopping the demo")
     finally:
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            server.stop()
         sandbox.stop()
         slack.stop()
         runtime.close()
@@ -238,11 +230,9 @@ def write_prompts(data: Path) -> None:
             (folder / f"week{week}.md").write_text(text + "\n", encoding="utf-8")
 
 
-def _serve(settings: Settings, calendar: Calendar, clock: DemoClock, port: int) -> BaseWSGIServer:
+def _serve(settings: Settings, calendar: Calendar, clock: DemoClock, port: int) -> LocalServer:
     app = create_app(settings, calendar=calendar, clock=clock)
-    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
-    return server
+    return LocalServer(app, port=port, name="demo-service")
 
 
 def _load_cohort(runtime: Runtime, data: Path, echo: Echo) -> None:

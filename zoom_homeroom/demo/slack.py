@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ..clock import Clock
 from ..runtime import Runtime
 from ..sandbox.slack import SlackSandbox
 from ..services import jobs, mixitup
@@ -23,7 +24,6 @@ from ..slack.interactions import poll_action_id
 from .cohort import SampleStudent, poll_choices
 
 Echo = Callable[[str], None]
-Clock = Callable[[], dt.datetime]
 Advance = Callable[[dt.datetime], None]
 WEEK = 2
 # Every this-many-th student has no Slack account: the announcement lists them for staff.

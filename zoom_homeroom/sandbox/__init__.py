@@ -9,6 +9,7 @@ faults on demand.
 from .errors import SandboxError
 from .faults import Fault, Faults
 from .server import ZoomSandbox
+from .serving import LocalServer
 from .simulation import Participant
 from .state import DEFAULT_SCOPES, SandboxState
 from .webhooks import WebhookSender
@@ -17,6 +18,7 @@ __all__ = [
     "DEFAULT_SCOPES",
     "Fault",
     "Faults",
+    "LocalServer",
     "Participant",
     "SandboxError",
     "SandboxState",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import socket
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -23,6 +22,7 @@ from . import ids
 from .errors import ApiError, SandboxError, meeting_not_found
 from .faults import DAILY_LIMIT, DROP, SLOW, Fault
 from .registrants import Registrant, requires_registration
+from .serving import close_connection
 from .simulation import Instance, Participant
 from .state import SandboxState
 
@@ -111,12 +111,7 @@ def _register_hooks(app: Flask, sandbox: SandboxState) -> None:
 def _drop_connection() -> Response:
     """Close the socket without an answer; werkzeug then fails quietly to write the response."""
     g.dropped = True
-    sock = request.environ.get("werkzeug.socket")
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already closed by the client
+    close_connection()
     return Response(b"", status=500)
 
 

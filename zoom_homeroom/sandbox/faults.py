@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from .fault_queue import FaultQueue, check_times, is_error_status, whole_number
 
 FaultKind = int | str
 SLOW, DROP, DAILY_LIMIT = "slow", "drop", "daily_limit"
@@ -27,22 +28,11 @@ class Fault:
         return self.path_prefix is None or path.startswith(self.path_prefix)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "times": self.times,
-            "method": self.method,
-            "path_prefix": self.path_prefix,
-            "retry_after": self.retry_after,
-            "delay": self.delay,
-        }
+        return asdict(self)
 
 
-class Faults:
+class Faults(FaultQueue[Fault]):
     """`sandbox.faults`: queue faults with add(); each request takes the first that matches."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._queue: list[Fault] = []
 
     def add(
         self,
@@ -62,42 +52,19 @@ class Faults:
         as on Zoom when a client gave up waiting); "drop" closes the connection unanswered and
         unprocessed. Raises ValueError for anything else.
         """
-        fault = _validated(Fault(status, times, method, path_prefix, retry_after, delay))
-        with self._lock:
-            self._queue.append(fault)
-        return fault
+        return self._push(_validated(Fault(status, times, method, path_prefix, retry_after, delay)))
 
     def take(self, method: str, path: str) -> Fault | None:
         """The first queued fault matching this request, used up by one."""
-        with self._lock:
-            for fault in self._queue:
-                if fault.matches(method, path):
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._queue.remove(fault)
-                    return fault
-        return None
-
-    def clear(self) -> None:
-        with self._lock:
-            self._queue.clear()
-
-    def pending(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [fault.to_json() for fault in self._queue]
+        return self._take(lambda fault: fault.matches(method, path))
 
 
 def _validated(fault: Fault) -> Fault:
-    is_status = isinstance(fault.status, int) and not isinstance(fault.status, bool)
-    if not (
-        fault.status in (SLOW, DROP, DAILY_LIMIT)
-        or (is_status and (fault.status == 429 or 500 <= fault.status <= 599))
-    ):
+    if not (fault.status in (SLOW, DROP, DAILY_LIMIT) or is_error_status(fault.status)):
         raise ValueError(
             f"fault status {fault.status!r}: use 429, a 5xx status, 'daily_limit', 'slow' or 'drop'"
         )
-    if isinstance(fault.times, bool) or not isinstance(fault.times, int) or fault.times < 1:
-        raise ValueError(f"fault times {fault.times!r}: use a positive integer")
+    check_times(fault.times)
     if not _valid_retry_after(fault.retry_after):
         raise ValueError(f"fault retry_after {fault.retry_after!r}: use whole seconds or a date text")
     if not isinstance(fault.delay, int | float) or fault.delay < 0:
@@ -112,4 +79,4 @@ def _valid_retry_after(value: object) -> bool:
         return True
     if isinstance(value, str):
         return bool(value.strip())
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return whole_number(value)

@@ -11,8 +11,9 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
+from ..clock import Clock, Sleep, utc_now
 from ..core.times import to_utc_text
 from .accounts import Tokens, Users, make_user
 from .errors import ApiError, SandboxError
@@ -23,13 +24,17 @@ from .registrants import CAPACITY, Registrations, requires_registration
 from .simulation import Participant, Simulation
 from .webhooks import WebhookSender
 
-Clock = Callable[[], dt.datetime]
 Events = list[dict[str, Any]]
+
+
+class Webhooks(TypedDict, total=False):
+    """How a simulated change's webhooks go out (the keywords of every driving method below)."""
+
+    deliver: bool | None  # False: recorded only; None (or absent): as `deliver_webhooks` says
+    duplicate: bool | None  # True: each sent twice, as Zoom sometimes does; None: `duplicate_webhooks`
+
+
 DEFAULT_SCOPES = ("meeting:read:admin", "meeting:write:admin", "report:read:admin", "user:read:admin")
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class SandboxState:
@@ -58,7 +63,7 @@ class SandboxState:
         reports_available: bool = True,
         report_delay: dt.timedelta | None = None,
         seed: int = 0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Sleep = time.sleep,
         registrant_emails_shown: bool = True,
         registrant_capacity: int = CAPACITY,
     ):
@@ -66,7 +71,7 @@ class SandboxState:
         self.client_id = client_id
         self.client_secret = client_secret
         self.webhook_secret = webhook_secret
-        self.clock: Clock = clock or _utc_now
+        self.clock: Clock = clock or utc_now
         self.sleep = sleep  # what a "slow" fault waits with; tests pass one they control
         self.scopes = tuple(scopes)
         self.reports_available = reports_available
@@ -245,14 +250,7 @@ class SandboxState:
         """Deliver events to `url`, signed with the webhook secret; None records them only."""
         self._sender = WebhookSender(url, self.webhook_secret, clock=self.clock) if url else None
 
-    def start_instance(
-        self,
-        meeting_id: int | str,
-        at: dt.datetime,
-        *,
-        deliver: bool | None = None,
-        duplicate: bool | None = None,
-    ) -> str:
+    def start_instance(self, meeting_id: int | str, at: dt.datetime, **webhooks: Unpack[Webhooks]) -> str:
         """Start an instance (`meeting.started`); returns its UUID. A restart after an end is a new instance."""
         started: list[str] = []
 
@@ -263,17 +261,11 @@ class SandboxState:
             started.append(instance.uuid)
             return events
 
-        self._act(change, deliver, duplicate)
+        self._act(change, **webhooks)
         return started[0]
 
     def join(
-        self,
-        meeting_id: int | str,
-        participant: Participant,
-        at: dt.datetime,
-        *,
-        deliver: bool | None = None,
-        duplicate: bool | None = None,
+        self, meeting_id: int | str, participant: Participant, at: dt.datetime, **webhooks: Unpack[Webhooks]
     ) -> int | None:
         """`participant` connects (`meeting.participant_joined`; straight into their room if it is open).
 
@@ -286,7 +278,7 @@ class SandboxState:
             registrant = self._registrant_of(number, participant)
             return self.simulation.join(number, participant, at, registrant=registrant)
 
-        return self._act(change, deliver, duplicate)
+        return self._act(change, **webhooks)
 
     def leave(
         self,
@@ -294,13 +286,11 @@ class SandboxState:
         participant: Participant,
         at: dt.datetime,
         how: str = "left",
-        *,
-        deliver: bool | None = None,
-        duplicate: bool | None = None,
+        **webhooks: Unpack[Webhooks],
     ) -> int | None:
         """`participant` quits Zoom (`how`: "left" or "disconnected"), from a room too: no breakout leave."""
         number = _number(meeting_id)
-        return self._act(lambda: self.simulation.leave(number, participant, at, how), deliver, duplicate)
+        return self._act(lambda: self.simulation.leave(number, participant, at, how), **webhooks)
 
     def join_breakout(
         self,
@@ -308,14 +298,12 @@ class SandboxState:
         participant: Participant,
         room_name: str,
         at: dt.datetime,
-        *,
-        deliver: bool | None = None,
-        duplicate: bool | None = None,
+        **webhooks: Unpack[Webhooks],
     ) -> int | None:
         """`participant` moves into a breakout room by themselves (a room move, then the breakout join)."""
         number = _number(meeting_id)
         return self._act(
-            lambda: self.simulation.join_breakout(number, participant, room_name, at), deliver, duplicate
+            lambda: self.simulation.join_breakout(number, participant, room_name, at), **webhooks
         )
 
     def leave_breakout(
@@ -324,39 +312,23 @@ class SandboxState:
         participant: Participant,
         room_name: str,
         at: dt.datetime,
-        *,
-        deliver: bool | None = None,
-        duplicate: bool | None = None,
+        **webhooks: Unpack[Webhooks],
     ) -> int | None:
         """`participant` goes back to the main meeting by themselves (a breakout leave and a room move)."""
         number = _number(meeting_id)
         return self._act(
-            lambda: self.simulation.leave_breakout(number, participant, room_name, at), deliver, duplicate
+            lambda: self.simulation.leave_breakout(number, participant, room_name, at), **webhooks
         )
 
-    def open_rooms(
-        self,
-        meeting_id: int | str,
-        at: dt.datetime,
-        *,
-        deliver: bool | None = None,
-        duplicate: bool | None = None,
-    ) -> int | None:
+    def open_rooms(self, meeting_id: int | str, at: dt.datetime, **webhooks: Unpack[Webhooks]) -> int | None:
         """The host opens the breakout rooms: Zoom moves pre-assigned app users into their rooms."""
         number = _number(meeting_id)
-        return self._act(lambda: self.simulation.open_rooms(number, at), deliver, duplicate)
+        return self._act(lambda: self.simulation.open_rooms(number, at), **webhooks)
 
-    def close_rooms(
-        self,
-        meeting_id: int | str,
-        at: dt.datetime,
-        *,
-        deliver: bool | None = None,
-        duplicate: bool | None = None,
-    ) -> int | None:
+    def close_rooms(self, meeting_id: int | str, at: dt.datetime, **webhooks: Unpack[Webhooks]) -> int | None:
         """The host closes the breakout rooms: everyone moves back, with no breakout leaves."""
         number = _number(meeting_id)
-        return self._act(lambda: self.simulation.close_rooms(number, at), deliver, duplicate)
+        return self._act(lambda: self.simulation.close_rooms(number, at), **webhooks)
 
     def rename(self, meeting_id: int | str, participant: Participant, name: str, at: dt.datetime) -> None:
         """`participant` changes their display name (Zoom sends no event; later ones carry the new name)."""
@@ -364,12 +336,7 @@ class SandboxState:
             self.simulation.rename(_number(meeting_id), participant, name, at)
 
     def end_instance(
-        self,
-        meeting_id: int | str,
-        at: dt.datetime,
-        *,
-        deliver: bool | None = None,
-        duplicate: bool | None = None,
+        self, meeting_id: int | str, at: dt.datetime, **webhooks: Unpack[Webhooks]
     ) -> int | None:
         """End the live instance: everyone's `participant_left`, `meeting.ended`; it becomes a past instance."""
         number = _number(meeting_id)
@@ -382,14 +349,16 @@ class SandboxState:
                 meeting.uuid_serial += 1  # Zoom gives the next instance a new UUID
             return events
 
-        return self._act(change, deliver, duplicate)
+        return self._act(change, **webhooks)
 
     def process_reports(self, meeting_id: int | str) -> None:
         """Zoom finishes processing the reports of the meeting's ended instances (durations appear)."""
         with self.lock:
             self.simulation.process_reports(_number(meeting_id))
 
-    def _act(self, change: Callable[[], Events], deliver: bool | None, duplicate: bool | None) -> int | None:
+    def _act(
+        self, change: Callable[[], Events], *, deliver: bool | None = None, duplicate: bool | None = None
+    ) -> int | None:
         """Apply one simulated change under the lock, then record and deliver its events (outside it, so
         the service may call the API while its webhooks arrive). The status of the last one, or None."""
         with self.lock:

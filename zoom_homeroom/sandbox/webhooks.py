@@ -6,24 +6,21 @@ Each POST carries `x-zm-request-timestamp` (seconds, the sender's clock) and `x-
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import requests
 
+from ..clock import Clock, utc_now
+
 log = logging.getLogger(__name__)
 
 DELIVERY_TIMEOUT_SECONDS = 3.0  # Zoom waits three seconds for an answer
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class WebhookSender:
@@ -34,12 +31,12 @@ class WebhookSender:
         url: str,
         secret: str,
         *,
-        clock: Callable[[], dt.datetime] | None = None,
+        clock: Clock | None = None,
         session: requests.Session | None = None,
     ):
         self.url = url
         self._secret = secret.encode("utf-8")
-        self._clock = clock or _utc_now
+        self._clock = clock or utc_now
         self._session = session or requests.Session()
 
     def __repr__(self) -> str:

@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any
@@ -29,6 +29,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
+from ..clock import Clock, Sleep, utc_now
 from .errors import (
     SlackAPIError,
     SlackConnectionError,
@@ -39,11 +40,9 @@ from .errors import (
     error_for_answer,
     header,
 )
-from .retries import ConnectionRetry, RateLimitRetry, Sleep, never_sent, retry_after_seconds
+from .retries import ConnectionRetry, RateLimitRetry, never_sent, retry_after_seconds
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], dt.datetime]
 
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_HOOKS_URL = "https://hooks.slack.com/"
@@ -54,11 +53,6 @@ EMAIL_CACHE_SIZE = 5000
 EMAIL_SCOPE = "users:read.email"
 
 Blocks = Sequence[Mapping[str, Any]]
-
-
-def utc_now() -> dt.datetime:
-    """The real clock (aware UTC); tests inject their own."""
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import random
 import socket
-from collections.abc import Callable
 from http.client import RemoteDisconnected
 from urllib.error import URLError
 
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from ..clock import Sleep
 from .errors import header
-
-Sleep = Callable[[float], None]
 
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
@@ -60,15 +59,11 @@ def api_method(url: str) -> str:
     return url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
-class RateLimitRetry(RateLimitErrorRetryHandler):
-    """Retries a 429 after exactly the `Retry-After` Slack asked for, with the injected sleep."""
+class _InjectedWait(RetryHandler):
+    """What both handlers change of the SDK's: a retry also needs `_allowed`, and waits `_wait` seconds
+    with the injected sleep (the SDK's own `time.sleep` cannot be faked)."""
 
-    def __init__(
-        self, *, max_retry_count: int, sleep: Sleep, max_wait: float = MAX_RETRY_WAIT_SECONDS
-    ) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self._sleep = sleep
-        self.max_wait = max_wait
+    _sleep: Sleep
 
     def _can_retry(
         self,
@@ -80,7 +75,7 @@ class RateLimitRetry(RateLimitErrorRetryHandler):
     ) -> bool:
         if not super()._can_retry(state=state, request=request, response=response, error=error):
             return False
-        return self._wait(response) <= self.max_wait
+        return self._allowed(request, response, error)
 
     def prepare_for_next_attempt(
         self,
@@ -91,17 +86,34 @@ class RateLimitRetry(RateLimitErrorRetryHandler):
         error: Exception | None = None,
     ) -> None:
         state.next_attempt_requested = True
-        self._sleep(self._wait(response))
+        self._sleep(self._wait(state, response))
         state.increment_current_attempt()
 
-    @staticmethod
-    def _wait(response: HttpResponse | None) -> float:
-        value = header(response.headers, "retry-after") if response is not None else None
-        wait = retry_after_seconds(value)
-        return DEFAULT_RETRY_AFTER_SECONDS if wait is None else wait
+    def _allowed(self, request: HttpRequest, response: HttpResponse | None, error: Exception | None) -> bool:
+        raise NotImplementedError
+
+    def _wait(self, state: RetryState, response: HttpResponse | None) -> float:
+        raise NotImplementedError
 
 
-class ConnectionRetry(ConnectionErrorRetryHandler):
+class RateLimitRetry(_InjectedWait, RateLimitErrorRetryHandler):
+    """Retries a 429 after exactly the `Retry-After` Slack asked for, with the injected sleep."""
+
+    def __init__(
+        self, *, max_retry_count: int, sleep: Sleep, max_wait: float = MAX_RETRY_WAIT_SECONDS
+    ) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._sleep = sleep
+        self.max_wait = max_wait
+
+    def _allowed(self, request: HttpRequest, response: HttpResponse | None, error: Exception | None) -> bool:
+        return _asked_wait(response) <= self.max_wait
+
+    def _wait(self, state: RetryState, response: HttpResponse | None) -> float:
+        return _asked_wait(response)
+
+
+class ConnectionRetry(_InjectedWait, ConnectionErrorRetryHandler):
     """Retries connection failures with capped exponential backoff and full jitter (injected)."""
 
     def __init__(self, *, max_retry_count: int, sleep: Sleep, rng: random.Random) -> None:
@@ -112,30 +124,19 @@ class ConnectionRetry(ConnectionErrorRetryHandler):
         self._sleep = sleep
         self._rng = rng
 
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if not super()._can_retry(state=state, request=request, response=response, error=error):
-            return False
+    def _allowed(self, request: HttpRequest, response: HttpResponse | None, error: Exception | None) -> bool:
         return api_method(request.url) in REPEATABLE_METHODS or never_sent(error)
 
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        state.next_attempt_requested = True
+    def _wait(self, state: RetryState, response: HttpResponse | None) -> float:
         ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**state.current_attempt)
-        self._sleep(self._rng.uniform(0, ceiling))
-        state.increment_current_attempt()
+        return self._rng.uniform(0, ceiling)
+
+
+def _asked_wait(response: HttpResponse | None) -> float:
+    """The seconds a 429's `Retry-After` asks for (one when it says nothing usable)."""
+    value = header(response.headers, "retry-after") if response is not None else None
+    wait = retry_after_seconds(value)
+    return DEFAULT_RETRY_AFTER_SECONDS if wait is None else wait
 
 
 def never_sent(error: Exception | None) -> bool:

@@ -22,6 +22,7 @@ from ..clock import Clock, Sleep, utc_now
 from ..core.times import parse_utc_text
 from .errors import (
     ZoomAccountDailyLimit,
+    ZoomAnswer,
     ZoomAPIError,
     ZoomAuthError,
     ZoomConnectionError,
@@ -366,13 +367,14 @@ def _json(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise ZoomAPIError(
+        answer = ZoomAnswer(
             response.status_code,
             None,
             "the answer is not a JSON object",
             response.url,
-            method=response.request.method or "",
+            response.request.method or "",
         )
+        raise ZoomAPIError(answer)
     return body
 
 

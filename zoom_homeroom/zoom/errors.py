@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
@@ -75,15 +76,26 @@ class ZoomConnectionError(ZoomError):
         self.unanswered = unanswered
 
 
+@dataclass(frozen=True)
+class ZoomAnswer:
+    """What Zoom answered to a call: its status, Zoom's code and message, the call's URL and method."""
+
+    status: int
+    code: int | None
+    message: str
+    url: str
+    method: str = ""
+
+
 class ZoomAPIError(ZoomError):
     """Zoom answered with an error status."""
 
-    def __init__(self, status: int, code: int | None, message: str, url: str, *, method: str = "") -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        self.url = url
-        self.method = method
+    def __init__(self, answer: ZoomAnswer) -> None:
+        self.status = answer.status
+        self.code = answer.code
+        self.message = answer.message
+        self.url = answer.url
+        self.method = answer.method
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -103,18 +115,9 @@ class ZoomServerError(ZoomAPIError):
 class ZoomRateLimited(ZoomAPIError):
     """429: too many requests. `.retry_after` is the wait Zoom asked for, in seconds, or None."""
 
-    def __init__(
-        self,
-        status: int,
-        code: int | None,
-        message: str,
-        url: str,
-        *,
-        method: str = "",
-        retry_after: float | None = None,
-    ) -> None:
+    def __init__(self, answer: ZoomAnswer, *, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
-        super().__init__(status, code, message, url, method=method)
+        super().__init__(answer)
 
     def _describe(self) -> str:
         text = super()._describe()
@@ -130,20 +133,10 @@ class ZoomDailyLimitExceeded(ZoomRateLimited):
     an update `.host` carries the meeting id instead.
     """
 
-    def __init__(
-        self,
-        status: int,
-        code: int | None,
-        message: str,
-        url: str,
-        *,
-        method: str = "",
-        host: str | None,
-        reset_at: dt.datetime,
-    ) -> None:
+    def __init__(self, answer: ZoomAnswer, *, host: str | None, reset_at: dt.datetime) -> None:
         self.host = host
         self.reset_at = reset_at
-        super().__init__(status, code, message, url, method=method, retry_after=None)
+        super().__init__(answer)
 
     def _describe(self) -> str:
         subject = f" for {self.host}" if self.host else ""
@@ -160,19 +153,9 @@ class ZoomAccountDailyLimit(ZoomRateLimited):
     `.reset_at` is Zoom's `Retry-After` (seconds, an HTTP date or an ISO 8601 time), else 00:00 UTC.
     """
 
-    def __init__(
-        self,
-        status: int,
-        code: int | None,
-        message: str,
-        url: str,
-        *,
-        method: str = "",
-        retry_after: float | None,
-        reset_at: dt.datetime,
-    ) -> None:
+    def __init__(self, answer: ZoomAnswer, *, retry_after: float | None, reset_at: dt.datetime) -> None:
         self.reset_at = reset_at
-        super().__init__(status, code, message, url, method=method, retry_after=retry_after)
+        super().__init__(answer, retry_after=retry_after)
 
     def _describe(self) -> str:
         return (
@@ -185,18 +168,9 @@ class ZoomRegistrantDailyLimit(ZoomRateLimited):
     """Zoom refuses to register this email for this meeting again until `.reset_at` (00:00 UTC): it
     allows 3 registrations of one email a day per meeting. The other registrants are not affected."""
 
-    def __init__(
-        self,
-        status: int,
-        code: int | None,
-        message: str,
-        url: str,
-        *,
-        method: str = "",
-        reset_at: dt.datetime,
-    ) -> None:
+    def __init__(self, answer: ZoomAnswer, *, reset_at: dt.datetime) -> None:
         self.reset_at = reset_at
-        super().__init__(status, code, message, url, method=method, retry_after=None)
+        super().__init__(answer)
 
     def _describe(self) -> str:
         return f"{ZoomAPIError._describe(self)} (it resets at {self.reset_at:%Y-%m-%d %H:%M} UTC)"
@@ -218,52 +192,41 @@ def error_for_response(
     `now` (aware UTC) resolves an HTTP-date `Retry-After` and the daily limit's reset time;
     `host` is what a daily-limit error names (see ZoomDailyLimitExceeded).
     """
-    status = response.status_code
+    answer = _answer(response)
+    if answer.status == 404:
+        return ZoomNotFound(answer)
+    if answer.status == 429:
+        return _rate_limited(response, answer, now=now, host=host)
+    if answer.status >= 500:
+        return ZoomServerError(answer)
+    if _REGISTRATION_OFF_MARKER in answer.message.lower():
+        return ZoomRegistrationNotEnabled(answer)
+    return ZoomAPIError(answer)
+
+
+def _answer(response: requests.Response) -> ZoomAnswer:
     code, message = _code_and_message(response)
-    url = response.url or ""
     method = response.request.method if response.request is not None else ""
-    method = method or ""
-    if status == 404:
-        return ZoomNotFound(status, code, message, url, method=method)
-    if status == 429:
-        return _rate_limited(response, code, message, url, method=method, now=now, host=host)
-    if status >= 500:
-        return ZoomServerError(status, code, message, url, method=method)
-    if _REGISTRATION_OFF_MARKER in message.lower():
-        return ZoomRegistrationNotEnabled(status, code, message, url, method=method)
-    return ZoomAPIError(status, code, message, url, method=method)
+    return ZoomAnswer(response.status_code, code, message, response.url or "", method or "")
 
 
 def _rate_limited(
-    response: requests.Response,
-    code: int | None,
-    message: str,
-    url: str,
-    *,
-    method: str,
-    now: dt.datetime,
-    host: str | None,
+    response: requests.Response, answer: ZoomAnswer, *, now: dt.datetime, host: str | None
 ) -> ZoomRateLimited:
     """The 429's kind: a registrant's, the host's or the account's daily limit, or a short-lived limit."""
-    text = message.lower()
+    text = answer.message.lower()
     retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
     if _DAILY_MARKER in text and _REGISTRANT_MARKER in text:
-        return ZoomRegistrantDailyLimit(
-            429, code, message, url, method=method, reset_at=next_utc_midnight(now)
-        )
+        return ZoomRegistrantDailyLimit(answer, reset_at=next_utc_midnight(now))
     if _DAILY_MARKER in text and any(marker in text for marker in _HOST_DAILY_MARKERS):
-        return ZoomDailyLimitExceeded(
-            429, code, message, url, method=method, host=host, reset_at=next_utc_midnight(now)
-        )
+        return ZoomDailyLimitExceeded(answer, host=host, reset_at=next_utc_midnight(now))
     limit_type = response.headers.get("X-RateLimit-Type", "").strip().lower()
     if _DAILY_MARKER in text or limit_type == _DAILY_LIMIT_TYPE:
         reset_at = (
             now + dt.timedelta(seconds=retry_after) if retry_after is not None else next_utc_midnight(now)
         )
-        return ZoomAccountDailyLimit(
-            429, code, message, url, method=method, retry_after=retry_after, reset_at=reset_at
-        )
-    return ZoomRateLimited(429, code, message, url, method=method, retry_after=retry_after)
+        return ZoomAccountDailyLimit(answer, retry_after=retry_after, reset_at=reset_at)
+    return ZoomRateLimited(answer, retry_after=retry_after)
 
 
 def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:

@@ -1,12 +1,13 @@
 """The built-in Slack sandbox: a real local HTTP server answering the Web API calls the service
 makes, serving response URLs, and delivering students' clicks as signed `block_actions` posts.
 
-`SlackSandbox` is driven from tests and the demo; see server.py for its API.
+`SlackSandbox` is driven from tests and the demo; see state.py for its API.
 """
 
 from .clicks import Delivery
 from .faults import DROP, LOST, Faults
-from .server import CallChecker, RecordedCall, SlackSandbox
+from .server import SlackSandbox
+from .state import CallChecker, RecordedCall
 from .workspace import DEFAULT_SCOPES, Ephemeral, Message
 
 __all__ = [

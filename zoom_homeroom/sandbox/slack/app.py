@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Flask, Response, g, request
 
+from ..serving import close_connection
 from .blockkit import parse_blocks
 from .faults import DROP, LOST
 from .methods import METHODS, Call
+from .state import SlackState
 from .workspace import Ephemeral, SlackApiFailure
-
-if TYPE_CHECKING:
-    from .server import SlackSandbox
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +29,7 @@ MAX_BODY_BYTES = 1024 * 1024
 _ERROR_PAGE = b"<html><body><h1>Server Error</h1><p>Slack is having trouble.</p></body></html>"
 
 
-def build_app(sandbox: SlackSandbox) -> Flask:
+def build_app(sandbox: SlackState) -> Flask:
     """The WSGI app serving `sandbox`."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -47,13 +45,13 @@ def build_app(sandbox: SlackSandbox) -> Flask:
     @app.after_request
     def lose_answer(response: Response) -> Response:
         if g.get("lose_answer"):
-            _close_socket()
+            close_connection()
         return response
 
     return app
 
 
-def _web_api(sandbox: SlackSandbox, method: str) -> Response:
+def _web_api(sandbox: SlackState, method: str) -> Response:
     spec = METHODS.get(method)
     if spec is None:
         return _json({"ok": False, "error": "unknown_method"}, 404)
@@ -94,7 +92,7 @@ def _web_api(sandbox: SlackSandbox, method: str) -> Response:
     return _json(body, status, headers)
 
 
-def _response_url(sandbox: SlackSandbox, path: str) -> Response:
+def _response_url(sandbox: SlackState, path: str) -> Response:
     fault = sandbox.faults.take("response_url")
     if fault is not None and fault.kind == DROP:
         return _dropped()
@@ -117,7 +115,7 @@ def _response_url(sandbox: SlackSandbox, path: str) -> Response:
 
 
 def _answer_interaction(
-    sandbox: SlackSandbox, user: str, channel: str, ts: str, body: Mapping[str, Any]
+    sandbox: SlackState, user: str, channel: str, ts: str, body: Mapping[str, Any]
 ) -> None:
     """Apply a response_url post: an ephemeral reply, a new message, or a change to the original.
 
@@ -180,15 +178,5 @@ def _fault(status: int, retry_after: int | None) -> Response:
 
 
 def _dropped() -> Response:
-    _close_socket()
+    close_connection()
     return Response(b"", status=500)
-
-
-def _close_socket() -> None:
-    """Close the connection without an answer; werkzeug then fails quietly to write one."""
-    sock = request.environ.get("werkzeug.socket")
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # the client already closed it

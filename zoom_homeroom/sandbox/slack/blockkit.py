@@ -90,12 +90,9 @@ def total_text(value: Any) -> int:
 
 
 def _block(block: Mapping[str, Any], at: str, problems: _Problems, block_ids: set[str]) -> None:
-    kind = block.get("type")
-    allowed = _BLOCK_KEYS.get(kind) if isinstance(kind, str) else None
-    if allowed is None:
-        problems.add(f"{at}/type", f"unsupported block type {kind!r}")
+    kind = _kind(block, _BLOCK_KEYS, "block", at, problems)
+    if kind is None:
         return
-    _known_keys(block, allowed, at, problems)
     block_id = block.get("block_id")
     if block_id is not None:
         if _string(block_id, 255, f"{at}/block_id", problems) and block_id in block_ids:
@@ -133,12 +130,9 @@ def _element(element: Any, at: str, problems: _Problems, action_ids: set[str]) -
     if not isinstance(element, Mapping):
         problems.add(at, "must be an object")
         return
-    kind = element.get("type")
-    allowed = _ELEMENT_KEYS.get(kind) if isinstance(kind, str) else None
-    if allowed is None:
-        problems.add(f"{at}/type", f"unsupported element type {kind!r}")
+    kind = _kind(element, _ELEMENT_KEYS, "element", at, problems)
+    if kind is None:
         return
-    _known_keys(element, allowed, at, problems)
     action_id = element.get("action_id")
     if action_id is not None and _string(action_id, 255, f"{at}/action_id", problems):
         if action_id in action_ids:
@@ -207,6 +201,19 @@ def _list(value: Any, at: str, problems: _Problems, *, most: int) -> list[Any]:
     if len(value) > most:
         problems.add(at, f"no more than {most} items allowed")
     return value
+
+
+def _kind(
+    value: Mapping[str, Any], keys: Mapping[str, set[str]], what: str, at: str, problems: _Problems
+) -> str | None:
+    """The object's `type` with its fields checked, or None (a problem) when `keys` has no such type."""
+    kind = value.get("type")
+    allowed = keys.get(kind) if isinstance(kind, str) else None
+    if allowed is None:
+        problems.add(f"{at}/type", f"unsupported {what} type {kind!r}")
+        return None
+    _known_keys(value, allowed, at, problems)
+    return kind
 
 
 def _known_keys(data: Mapping[str, Any], allowed: set[str], at: str, problems: _Problems) -> None:
