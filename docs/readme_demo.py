@@ -33,13 +33,14 @@ SIGN_IN = re.compile(r"^Dashboard: (http://\S+)/  sign in as (\S+) / (\S+)$")
 KEEP_ALWAYS = (
     ".venv/bin/homeroom demo",
     "Zoom sandbox:",
+    "Slack sandbox:",
     "Service:",
     "Data:",
     "Roster:",
-    "Mix It Up poll:",
     "Playing week 1",
     "The day before week 2",
     "  Mix It Up week 2",
+    "  Slack",  # the Slack loop: poll, votes, close, groups announced, prompts, the reps' digests
     "Playing Wednesday",
     "After the sessions",
     "  9 sessions final",
