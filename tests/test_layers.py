@@ -232,3 +232,10 @@ def test_no_module_is_over_600_lines_outside_the_migrations():
         and (lines := len(path.read_text(encoding="utf-8").splitlines())) > 600
     ]
     assert long == []
+
+
+def test_the_module_map_names_every_module():
+    text = (ROOT / "DEVELOPERS.md").read_text(encoding="utf-8")
+    module_map = text.split("## Module map", 1)[1].split("## Import rules", 1)[0]
+    unnamed = [str(path.relative_to(ROOT)) for path in sources() if path.name not in module_map]
+    assert unnamed == []
