@@ -106,16 +106,13 @@ def test_demo_runs_the_slack_loop_and_the_dashboard_shows_the_slack_answers(fast
     assert "Slack poll closed" in page
 
 
-def test_demo_summary_agrees_with_what_the_script_intended(fast_demo):
-    data, lines, played = fast_demo
+def intended_records(data: Path, played: list[PlayedDay]) -> tuple[list, dict[tuple[str, int], tuple]]:
+    """The demo's sessions, and what its script meant for each (session key, student id): status, minutes
+    and whether in the group's room, worked out from the script's own actions."""
     config = load_calendar(data / "homeroom.toml").attendance
     storage = Storage.open(data / "homeroom.db")
     try:
         sessions = storage.sessions()
-        recorded = {
-            (row.session_key, row.student_id): (row.status, row.minutes, row.in_assigned_room)
-            for row in storage.attendance_rows()
-        }
     finally:
         storage.close()
     intended: dict[tuple[str, int], tuple] = {}
@@ -131,6 +128,20 @@ def test_demo_summary_agrees_with_what_the_script_intended(fast_demo):
             for student in plan.students:
                 record = meant[(plan.key, student.id)]
                 intended[(session.key, student.id)] = (record.status, record.minutes, record.in_assigned_room)
+    return sessions, intended
+
+
+def test_demo_summary_agrees_with_what_the_script_intended(fast_demo):
+    data, lines, played = fast_demo
+    sessions, intended = intended_records(data, played)
+    storage = Storage.open(data / "homeroom.db")
+    try:
+        recorded = {
+            (row.session_key, row.student_id): (row.status, row.minutes, row.in_assigned_room)
+            for row in storage.attendance_rows()
+        }
+    finally:
+        storage.close()
 
     assert len(intended) > 300  # two Wednesdays of four modules' students, and a Mix It Up
     assert {key: recorded.get(key) for key in intended} == intended
@@ -155,6 +166,43 @@ def test_demo_summary_agrees_with_what_the_script_intended(fast_demo):
 
 
 ROOT = Path(__file__).resolve().parent.parent
+CARD = re.compile(r'<h2 id="card-\d+">(?:<a [^>]*>)?([^<]+)<.*?(?=<section class="card"|\Z)', re.S)
+STATUS_COUNT = re.compile(r"</span>(present|late|partial|absent|excused) <strong>(\d+)</strong>")
+
+
+def test_the_printed_sign_in_opens_an_overview_of_the_played_wednesdays(fast_demo):
+    data, lines, played = fast_demo
+    sessions, intended = intended_records(data, played)
+    expected: dict[str, dict[str, int]] = {}
+    for (key, _), (status, _, _) in intended.items():
+        session = next(s for s in sessions if s.key == key)
+        title = f"Module {session.module}" if session.module else "Mix It Up"
+        counts = expected.setdefault(
+            title, dict.fromkeys(("present", "late", "partial", "absent", "excused"), 0)
+        )
+        counts[status] += 1
+
+    email, password = re.search(r"sign in as (\S+) / (\S+)$", "\n".join(lines), re.M).groups()
+    settings = load_settings(
+        {
+            "HOMEROOM_DATABASE": str(data / "homeroom.db"),
+            "HOMEROOM_CONFIG": str(data / "homeroom.toml"),
+            "HOMEROOM_SECRET_KEY": "k" * 32,
+        }
+    )
+    played_until = max(s.end for s in sessions if s.final)  # the demo serves on its own clock, after the play
+    calendar = load_calendar(data / "homeroom.toml")
+    client = create_app(settings, calendar=calendar, clock=lambda: played_until).test_client()
+    assert sign_in(client, email, password).status_code == 302
+    page = client.get("/").get_data(as_text=True)
+    shown = {
+        card.group(1): {status: int(n) for status, n in STATUS_COUNT.findall(card.group(0))}
+        for card in CARD.finditer(page)
+    }
+    assert shown == expected
+    assert "2 unmatched participants waiting" in page  # the guest 'iPhone (2)', in both weeks
+
+
 SPEED = 1200  # the 67 minutes from 12:54 to 14:01 in 3.35 s
 
 
