@@ -33,6 +33,7 @@ SIGN_IN = re.compile(r"^Dashboard: (http://\S+)/  sign in as (\S+) / (\S+)$")
 KEEP_ALWAYS = (
     ".venv/bin/homeroom demo",
     "Zoom sandbox:",
+    "Slack sandbox:",
     "Service:",
     "Data:",
     "Roster:",
@@ -71,6 +72,14 @@ KEEP_ONCE = (
     "Mix It Up: rooms opened",
     "Mix It Up: the host ended the meeting",
     "  homeroom:",
+    "  Slack: Mix It Up poll posted",
+    "  Slack: 9",
+    "  Slack: the coach",
+    "  Slack: poll closed",
+    "  Slack: groups posted",
+    "  Slack: not on Slack",
+    "  Slack: the week's prompt",
+    "  Slack #homeroom-reps",
 )
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
 
