@@ -177,10 +177,25 @@ def _run_child(command: list[str]) -> str:
     return output
 
 
-def run_python(port: int, maker: BodyMaker, *, seconds: float, connections: int, unique: bool) -> LoadResult:
+def run_python(
+    port: int,
+    maker: BodyMaker,
+    *,
+    seconds: float,
+    connections: int,
+    unique: bool,
+    rate: float | None = None,
+    first_index: int = 0,
+) -> LoadResult:
     """Drive the endpoint from `connections` threads, one kept-alive http.client connection each
-    (reopened whenever the server closes it)."""
-    indexes = itertools.count()
+    (reopened whenever the server closes it).
+
+    Without `rate`, each thread sends its next request as soon as the last is answered (a closed loop:
+    it measures how many the server can take). With `rate`, the requests are sent on a fixed timetable
+    of `rate` a second in all, whatever the answers do, and each latency runs from the request's
+    scheduled time: a server that falls behind is charged for the wait of the requests queued behind
+    the slow one, as Zoom's would be (no "coordinated omission")."""
+    indexes = itertools.count(first_index)
     index_lock = threading.Lock()
     stop = threading.Event()
     results: list[tuple[float, int, str]] = []  # (latency s, status or 0, participant index)
@@ -191,14 +206,23 @@ def run_python(port: int, maker: BodyMaker, *, seconds: float, connections: int,
             index = next(indexes)
         return index if unique else index % 2_000
 
-    def worker() -> None:
+    def worker(number: int) -> None:
         local: list[tuple[float, int, str]] = []
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        while not stop.is_set():
+        for sent in itertools.count():
+            if stop.is_set():
+                break
             index = next_index()
             body = maker.body(index)
             headers = maker.headers(body)
             began = time.perf_counter()
+            if rate:
+                # This thread's share of the timetable: requests number, number + connections, ...
+                scheduled = start + (sent * connections + number) / rate
+                if scheduled > began:
+                    if stop.wait(scheduled - began):
+                        break
+                began = scheduled
             try:
                 conn.request("POST", WEBHOOK_PATH, body=body, headers=headers)
                 response = conn.getresponse()
@@ -214,8 +238,8 @@ def run_python(port: int, maker: BodyMaker, *, seconds: float, connections: int,
         with results_lock:
             results.extend(local)
 
-    pool = [threading.Thread(target=worker, daemon=True) for _ in range(connections)]
-    began = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(connections)]
+    began = start = time.perf_counter()
     for thread in pool:
         thread.start()
     try:

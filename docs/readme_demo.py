@@ -40,7 +40,6 @@ KEEP_ALWAYS = (
     "Playing week 1",
     "The day before week 2",
     "  Mix It Up week 2",
-    "  Slack",  # the Slack loop: poll, votes, close, groups announced, prompts, the reps' digests
     "Playing Wednesday",
     "After the sessions",
     "  9 sessions final",
@@ -72,6 +71,14 @@ KEEP_ONCE = (
     "Mix It Up: rooms opened",
     "Mix It Up: the host ended the meeting",
     "  homeroom:",
+    "  Slack: Mix It Up poll posted",
+    "students voted with",  # not the count's first digit: the cohort's voters may change
+    "  Slack: the coach",
+    "  Slack: poll closed",
+    "  Slack: groups posted",
+    "  Slack: not on Slack",
+    "  Slack: the week's prompt",
+    "  Slack #homeroom-reps",
 )
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
 

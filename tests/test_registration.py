@@ -207,6 +207,20 @@ def test_a_student_who_comes_back_is_registered_again(synced, sandbox, sandbox_r
     assert [r["status"] for r in alan] == ["cancelled", "approved"]  # a new registration, a new link
 
 
+def test_a_student_renamed_in_the_roster_keeps_her_registration_and_link(synced, sandbox, sandbox_runtime):
+    # Zoom has no call that renames a meeting registrant; registering again would change her link.
+    before_link = zoom_links(sandbox, synced.zoom_meeting_id)["ada@x.org"]
+    before_calls = len(registrant_calls(sandbox))
+    import_roster(sandbox_runtime, ROSTER.replace("Ada Lovelace", "Ada King"))
+
+    sync_homeroom(sandbox_runtime, 1)
+
+    assert len(registrant_calls(sandbox)) == before_calls
+    ada = sandbox_runtime.storage.student_by_email("ada@x.org")
+    assert ada.name == "Ada King"
+    assert personal_join_url(sandbox_runtime.storage, MEETING_KEY, ada.id) == before_link
+
+
 def test_a_meeting_recreated_in_zoom_gets_its_registrations_again(synced, sandbox, sandbox_runtime):
     old_ids = {r["id"] for r in sandbox.registrants(synced.zoom_meeting_id)}
     sandbox.delete_meeting_behind_your_back(synced.zoom_meeting_id)

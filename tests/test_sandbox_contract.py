@@ -332,9 +332,18 @@ def test_a_basic_host_cannot_have_registration(api: CheckedApi, sandbox: ZoomSan
     )
 
 
+@pytest.mark.parametrize(
+    ("emails_shown", "email"),
+    [
+        pytest.param(None, "", id="by-default-the-registered-email-is-hidden"),
+        pytest.param(True, "ada@students.example.org", id="zoom-showing-the-registered-email"),
+    ],
+)
 def test_reports_show_the_registrant_id_of_a_personal_link_only_when_asked(
-    api: CheckedApi, sandbox: ZoomSandbox
+    api: CheckedApi, sandbox: ZoomSandbox, emails_shown: bool | None, email: str
 ):
+    if emails_shown is not None:
+        sandbox.simulation.registrant_emails_shown = emails_shown
     created = registration_meeting(api)
     ada = api.call(
         "POST",
@@ -357,7 +366,7 @@ def test_reports_show_the_registrant_id_of_a_personal_link_only_when_asked(
     assert (row["name"], row["registrant_id"], row["user_email"]) == (
         "iPhone (7)",
         ada["registrant_id"],
-        "ada@students.example.org",
+        email,
     )
     assert "registrant_id" not in plain["participants"][0]
-    assert past["participants"][0]["user_email"] == "ada@students.example.org"
+    assert past["participants"][0]["user_email"] == email

@@ -197,6 +197,77 @@ def test_end_and_restart_reuses_user_ids_for_other_people(meeting, sandbox, sand
     }
 
 
+def restarted_session(meeting: Meeting) -> None:
+    """The host ends the meeting at 13:20 and restarts it: user_ids start again, the rooms get new ids."""
+    meeting.start_instance("19:58")
+    meeting.join("20:00", ADA)  # 16778240 of the first instance
+    meeting.join("20:02", ALAN)  # 16779264
+    meeting.join("20:00", GRACE)
+    meeting.open_rooms("20:05")
+    meeting.end_instance("20:20")
+    meeting.start_instance("20:21")
+    meeting.join("20:22", ALAN)  # now 16778240
+    meeting.join("20:23", ADA)  # now 16779264
+    meeting.join("20:23", GRACE)
+    meeting.open_rooms("20:25")
+    meeting.end_instance("21:00")
+
+
+# By hand: Ada 13:00-13:20 + 13:23-14:00 = 57; Alan 13:02-13:20 + 13:22-14:00 = 56; Grace 13:00-13:20 +
+# 13:23-14:00 = 57; each in their group's room in both instances.
+RESTARTED = {
+    "ada@x.org": ("present", 57, z("20:00"), z("21:00"), True),
+    "alan@x.org": ("present", 56, z("20:02"), z("21:00"), True),
+    "grace@x.org": ("present", 57, z("20:00"), z("21:00"), True),
+}
+
+
+def test_backfill_alone_counts_both_instances_of_a_restarted_meeting(
+    meeting, sandbox, sandbox_runtime, clock
+):
+    sandbox.deliver_webhooks = False
+    restarted_session(meeting)
+    clock.now = at("21:50")
+
+    result = backfill.backfill(sandbox_runtime, sandbox_runtime.storage.session(SESSION))
+
+    assert result.final, result.message
+    assert records(sandbox_runtime) == RESTARTED
+
+
+def test_a_restarted_meetings_webhooks_and_backfill_merge_without_double_counting(
+    meeting, sandbox_runtime, clock
+):
+    restarted_session(meeting)
+    before = records(sandbox_runtime)
+    clock.now = at("21:50")
+
+    assert backfill.backfill(sandbox_runtime, sandbox_runtime.storage.session(SESSION)).final
+
+    assert before == RESTARTED
+    assert records(sandbox_runtime) == RESTARTED
+
+
+def test_the_backfill_recovers_an_instance_whose_webhooks_were_lost(meeting, sandbox, sandbox_runtime, clock):
+    sandbox.deliver_webhooks = False  # the service was unreachable for the first instance
+    meeting.start_instance("19:58")
+    meeting.join("20:00", ADA)
+    meeting.open_rooms("20:05")
+    meeting.end_instance("20:20")
+    sandbox.deliver_webhooks = True
+    meeting.start_instance("20:21")
+    meeting.join("20:23", ADA)
+    meeting.end_instance("21:00")
+    # From the second instance's webhooks alone: 13:23-14:00, first seen 13 minutes after the start.
+    assert records(sandbox_runtime) == {"ada@x.org": ("late", 37, z("20:23"), z("21:00"), None)}
+    clock.now = at("21:50")
+
+    assert backfill.backfill(sandbox_runtime, sandbox_runtime.storage.session(SESSION)).final
+
+    # 13:00-13:20 from the first instance's report, 13:23-14:00 from both sources of the second.
+    assert records(sandbox_runtime) == {"ada@x.org": ("present", 57, z("20:00"), z("21:00"), True)}
+
+
 def test_a_device_named_pre_assigned_student_is_credited_from_her_breakout_event(meeting, sandbox_runtime):
     meeting.start_instance("19:58")
     meeting.join("20:00", HANA_IPAD)  # no email on main-meeting events, and no roster name

@@ -43,8 +43,8 @@ class SandboxState:
     `report_delay`: reports of an ended instance show duration 0 until that long after its end (None:
     processed at once). `account_daily_limit`: API calls a UTC day before the account-wide daily limit
     answers 429 (None: no limit). `seed` drives the order of same-instant events and the leave reasons.
-    `registrant_emails_shown`: whether events and reports show a registrant's registered email
-    (`simulation`'s notes say why both cases are played); `registrant_capacity`: Zoom's 4,999.
+    `registrant_emails_shown`: whether events and reports show a registrant's registered email (default
+    no, the harsher case; `simulation`'s notes say why both are played); `registrant_capacity`: Zoom's 4,999.
     """
 
     def __init__(
@@ -64,7 +64,7 @@ class SandboxState:
         report_delay: dt.timedelta | None = None,
         seed: int = 0,
         sleep: Sleep = time.sleep,
-        registrant_emails_shown: bool = True,
+        registrant_emails_shown: bool = False,
         registrant_capacity: int = CAPACITY,
     ):
         self.account_id = account_id

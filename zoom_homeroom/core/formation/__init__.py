@@ -26,7 +26,8 @@ stage B, before repeated pairs.
 
 Determinism: every solve runs one worker with a fixed seed and stops on a deterministic time budget
 (a count of work, not seconds) derived from `time_limit_seconds`; nothing depends on hash order. The
-wall-clock limit is a safety net only: a run it cuts short may differ from the next one.
+wall-clock limit, at three times `time_limit_seconds`, is a safety net only: a run it cuts short may
+differ from the next one.
 
 Pure: no I/O, no clock (solve times come from the solver's own report), no global random state.
 """

@@ -13,6 +13,10 @@ from .problem import Proof
 # bench/mixitup.py), and more on a busy one, so a low rate keeps the deterministic budget, not the
 # wall clock, the limit that stops the solver.
 DTIME_PER_SECOND = 0.3
+# The wall clock is only a safety net, at this multiple of the time limit: were it the limit, a busy
+# machine would stop the search at a different point than an idle one, and the same input and seed
+# would no longer give the same groups.
+WALL_SAFETY_FACTOR = 3.0
 
 
 @dataclass
@@ -82,7 +86,7 @@ class Runner:
         # budget to repairing it.
         params.keep_all_feasible_solutions_in_presolve = stage == "free seats"
         params.max_deterministic_time = max(self.dtime * share, 0.001)
-        params.max_time_in_seconds = max(self.seconds - self.wall, 0.001)
+        params.max_time_in_seconds = max(self.seconds * WALL_SAFETY_FACTOR - self.wall, 0.001)
         status = solver.solve(model)
         self.wall += solver.wall_time
         self.dtime = max(self.dtime - solver.deterministic_time, 0.0)
