@@ -160,3 +160,82 @@ def test_attendance_is_read_only_through_the_service():
                 if node.func.attr in ATTENDANCE_READS and receiver.endswith("storage"):
                     calls.append(f"{path.relative_to(ROOT)}:{node.lineno} {receiver}.{node.func.attr}")
     assert calls == []
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Each project module -> the project modules it imports at its top level (a function-level import
+    runs later, when every module is loaded, so it closes no loop at import time)."""
+    names = {module_name(path) for path in sources()}
+    graph: dict[str, set[str]] = {name: set() for name in names}
+    for path in sources():
+        importer = module_name(path)
+        for item in imports(path):
+            target = item.target
+            while target and target not in names:  # `from .x import name` names a module's attribute
+                target = target.rpartition(".")[0]
+            if item.top_level and target and target != importer:
+                graph[importer].add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The loops of `graph`: its strongly connected parts of two modules or more (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            part = []
+            while not part or part[-1] != node:
+                part.append(stack.pop())
+            if len(part) > 1:
+                found.append(sorted(part))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_cycles_finds_a_loop_and_only_the_loop():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+# A loop still in the tree, with who mends it: webhooks/__init__.py defines the blueprint and imports
+# routes.py at its bottom, which imports the blueprint back (the fix: `bp` in routes.py, re-exported).
+# webhooks/ belongs to the intake branch this round; remove the entry with the fix.
+KNOWN_CYCLES = [["webhooks", "webhooks.routes"]]
+
+
+def test_no_module_imports_itself_round_a_loop_outside_the_sandbox():
+    sandbox = "zoom_homeroom.sandbox"
+    loops = [loop for loop in cycles(module_graph()) if not all(name.startswith(sandbox) for name in loop)]
+    assert [loop for loop in loops if loop not in KNOWN_CYCLES] == []
+
+
+def test_no_module_is_over_600_lines_outside_the_migrations():
+    long = [
+        f"{path.relative_to(ROOT)}: {lines} lines"
+        for path in sources()
+        if path.name != "migrations.py"
+        and (lines := len(path.read_text(encoding="utf-8").splitlines())) > 600
+    ]
+    assert long == []
+
+
+def test_the_module_map_names_every_module():
+    text = (ROOT / "DEVELOPERS.md").read_text(encoding="utf-8")
+    module_map = text.split("## Module map", 1)[1].split("## Import rules", 1)[0]
+    unnamed = [str(path.relative_to(ROOT)) for path in sources() if path.name not in module_map]
+    assert unnamed == []

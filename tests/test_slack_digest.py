@@ -1,17 +1,21 @@
-"""The reps' digest of a scripted session day, and the weekly prompts, posted on the Slack sandbox."""
+"""The reps' digest of a scripted session day, posted by the runs that make sessions final, and the weekly
+prompts, on the Slack sandbox."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from click.testing import CliRunner
 
 from tests.factories import utc
 from tests.slack_world import DASHBOARD, SlackWorld, build_world
+from zoom_homeroom.cli import cli
 from zoom_homeroom.core.matching import ZoomIdentity
 from zoom_homeroom.core.models import HOMEROOM, StoredMeeting, homeroom_key
 from zoom_homeroom.core.planning import plan_sessions
 from zoom_homeroom.core.presence import Edge
+from zoom_homeroom.sandbox import Participant
 from zoom_homeroom.services import attendance, jobs
 from zoom_homeroom.services import slack as slack_service
 
@@ -147,6 +151,48 @@ def test_no_digest_without_a_final_session_or_after_two_days(scripted):
     world.clock.advance(days=2, minutes=1)
     assert slack_service.post_digests(world.runtime) == {}
     assert world.slack.messages(world.reps) == []
+
+
+# -- the run that makes a session final ---------------------------------------------------------------
+
+
+@pytest.fixture
+def zoom_world(tmp_path, sandbox_env, clock, sleep, slack_spec, sandbox):
+    """The school on Slack whose Runtime also talks to the Zoom sandbox (backfills fetch its reports)."""
+    for world in build_world(tmp_path, sandbox_env, clock, sleep, slack_spec):
+        yield world, sandbox
+
+
+def held_session(world: SlackWorld, sandbox) -> str:
+    """Mod 1's week-1 meeting, synced and held: Ada 13:01-14:00 in the main meeting, Bob never came."""
+    jobs.sync_module(1, runtime=world.runtime)
+    key = homeroom_key(1, DAY)
+    meeting_id = world.runtime.storage.session(key).zoom_meeting_id
+    sandbox.start_instance(meeting_id, t("13:00"))
+    sandbox.join(meeting_id, Participant("Ada Lovelace", "ada@students.example.org"), t("13:01"))
+    sandbox.end_instance(meeting_id, t("14:00"))
+    world.clock.now = t("14:45")  # the scheduler's finalize run, 45 minutes after the end
+    return key
+
+
+MOD1_DIGEST = [f"*Mod 1 · week 1* · {page(1)}\nAbsent (1): Bob Moses (group 2)"]
+
+
+def test_the_scheduler_run_that_makes_a_session_final_posts_the_digest(zoom_world):
+    world, sandbox = zoom_world
+    key = held_session(world, sandbox)
+    assert world.slack.messages(world.reps) == []
+    jobs.finalize_session(key, runtime=world.runtime)
+    assert world.runtime.storage.session(key).final
+    assert digest_sections(world) == MOD1_DIGEST
+
+
+def test_backfill_from_the_command_line_posts_the_digest(zoom_world):
+    world, sandbox = zoom_world
+    held_session(world, sandbox)
+    result = CliRunner().invoke(cli, ["backfill", "--module", "1", "--week", "1"], obj=world.runtime)
+    assert "reps' digest of 2027-01-06: posted in Slack" in result.output, result.output
+    assert digest_sections(world) == MOD1_DIGEST
 
 
 # -- weekly prompts -----------------------------------------------------------------------------------

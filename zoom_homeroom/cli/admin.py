@@ -13,7 +13,7 @@ from ..services import jobs
 from ..services.users import demo_user_warnings
 from ..settings import check_all
 from ..zoom.check import check_zoom
-from . import cli, pass_runtime
+from .group import cli, pass_runtime
 
 REGISTRATION_NOTE = (
     "[sessions] registration = true: sync registers every student for their meetings; each joins with a "

@@ -11,7 +11,7 @@ from ..core.text import printable
 from ..runtime import Runtime
 from ..services import attendance as service
 from ..services import backfill as backfill_service
-from . import cli, get_runtime, pass_runtime
+from .group import cli, get_runtime, pass_runtime
 from .options import echo_rows, format_option
 
 CLI_USER = "cli"

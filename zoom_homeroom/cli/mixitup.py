@@ -12,7 +12,7 @@ from ..core.text import printable
 from ..runtime import Runtime
 from ..services import mixitup as service
 from ..services.exports import table_text
-from . import cli, pass_runtime
+from .group import cli, pass_runtime
 from .options import format_option
 
 WEEK = click.option(

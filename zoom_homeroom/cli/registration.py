@@ -6,7 +6,7 @@ import click
 
 from ..runtime import Runtime
 from ..services import registration as service
-from . import cli, pass_runtime
+from .group import cli, pass_runtime
 from .options import echo_rows, format_option
 
 

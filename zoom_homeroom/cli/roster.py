@@ -9,7 +9,7 @@ import click
 from ..core.roster import parse_roster, roster_changes
 from ..core.text import printable
 from ..runtime import Runtime
-from . import cli, pass_runtime
+from .group import cli, pass_runtime
 
 
 @cli.group("roster")

@@ -9,7 +9,7 @@ import click
 
 from ..core.models import Calendar
 from ..settings import ConfigError, load_calendar, load_settings, sandbox_environment
-from . import cli, echo_err
+from .group import cli, echo_err
 from .options import port_option
 
 if TYPE_CHECKING:

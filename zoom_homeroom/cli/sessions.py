@@ -13,7 +13,7 @@ from ..core.text import printable
 from ..core.times import to_utc_text
 from ..runtime import Runtime
 from ..services.sync import SyncError, homeroom_plan, sync_homeroom
-from . import cli, pass_runtime
+from .group import cli, pass_runtime
 
 MODULE_OPTION = click.option(
     "--module", "module", type=click.IntRange(1, 999), help="Only this module (default: every module)."

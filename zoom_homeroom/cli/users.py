@@ -14,7 +14,7 @@ from ..core.times import to_utc_text
 from ..runtime import Runtime
 from ..services.exports import table_text
 from ..services.users import hash_password, hash_token, new_token
-from . import cli, pass_runtime
+from .group import cli, pass_runtime
 
 TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
