@@ -20,13 +20,13 @@ import re
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from zoom_homeroom.core.events import meeting_id_of
 from zoom_homeroom.core.models import Delivery
 from zoom_homeroom.runtime import Runtime
 
 from . import bp
+from .body import read_body
 from .verify import VerificationError, url_validation_answer, verify
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 @bp.post("/zoom")
 def zoom_event() -> Response | tuple[Response, int]:
     """Receive one Zoom event."""
-    raw = _body()
+    raw = read_body(MAX_BODY_BYTES)
     # webhooks/ stands beside web/, not under it: the app's Runtime comes straight from the app.
     runtime = Runtime.of(current_app)
     secret = runtime.settings.zoom_webhook_secret_token
@@ -77,28 +77,6 @@ def zoom_event() -> Response | tuple[Response, int]:
     if runtime.durable_writes.write(lambda storage: storage.store_delivery(delivery)) is None:
         log.debug("webhook %s replayed (timestamp %s); already stored", delivery.event, timestamp)
     return Response(status=204)
-
-
-def _body() -> bytes:
-    """The request body, at most MAX_BODY_BYTES, with or without a Content-Length; larger: 413."""
-    length = request.content_length
-    if length is not None and length > MAX_BODY_BYTES:
-        raise RequestEntityTooLarge()  # before anything is read
-    environ = request.environ
-    if "wsgi.input_terminated" not in environ:  # a server that does not end the stream itself
-        request.max_content_length = MAX_BODY_BYTES
-        return request.get_data(cache=False)
-    # The server ends the stream at the body's end (gunicorn always, werkzeug's for chunked bodies), so
-    # it is read directly, one byte past the limit at most: werkzeug's limited stream would hand back a
-    # chunked body cut short at the limit, and costs a Python-level read loop on every delivery.
-    stream, chunks, size = environ["wsgi.input"], [], 0
-    wanted = length if length is not None else MAX_BODY_BYTES + 1
-    while size < wanted and (chunk := stream.read(wanted - size)):
-        chunks.append(chunk)
-        size += len(chunk)
-    if size > MAX_BODY_BYTES:
-        raise RequestEntityTooLarge()
-    return b"".join(chunks)
 
 
 def json_object(raw: bytes) -> dict[str, Any] | None:
