@@ -280,9 +280,13 @@ def test_a_body_nested_deeper_than_processing_can_read_is_400_and_nothing_is_sto
     assert deliveries(storage) == []
 
 
-def test_a_body_nested_32_levels_is_stored(client, storage, clock):
+def test_a_body_nested_32_levels_is_stored_and_processing_reads_it(client, storage, calendar, clock):
+    """Intake and processing draw the line at the same depth: what is answered 204 is parsed."""
     assert post(client, nested(32), at=clock()).status_code == 204
-    assert len(deliveries(storage)) == 1
+    assert process(storage, calendar, clock) == 1
+    (row,) = deliveries(storage)
+    assert row["outcome"] == "invalid"  # a join without a participant, but read: not refused for its depth
+    assert "deeper" not in row["error"] and "participant" in row["error"]
 
 
 def test_brackets_inside_strings_are_not_nesting(client, storage, clock):
