@@ -1,4 +1,5 @@
-"""The body of a signed machine request (Zoom's webhooks, Slack's interactions), read whole or refused.
+"""The body of a request, read whole or refused: signed machine requests (Zoom's webhooks, Slack's
+interactions) and, through `read_whole`, the dashboard's chunked ones.
 
 Both views need the exact bytes that were signed, and a limit that can never cut a body short:
 werkzeug's own limit (`max_content_length`) hands back a chunked body truncated at the limit instead
@@ -6,6 +7,8 @@ of refusing it, which would turn an oversized delivery into a bad signature inst
 """
 
 from __future__ import annotations
+
+from typing import BinaryIO
 
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -21,9 +24,14 @@ def read_body(limit: int) -> bytes:
         request.max_content_length = limit
         return request.get_data(cache=False)
     # The server ends the stream at the body's end (gunicorn always, werkzeug's for chunked bodies), so
-    # it is read directly, one byte past the limit at most: this also saves werkzeug's Python-level
-    # read loop on every delivery.
-    stream, chunks, size = environ["wsgi.input"], [], 0
+    # it is read directly: this also saves werkzeug's Python-level read loop on every delivery.
+    return read_whole(environ["wsgi.input"], length, limit)
+
+
+def read_whole(stream: BinaryIO, length: int | None, limit: int) -> bytes:
+    """A body from a stream the server ends at the body's end: `length` bytes, or (chunked, no length)
+    all of it, reading one byte past `limit` at most; RequestEntityTooLarge when it is larger."""
+    chunks, size = [], 0
     wanted = length if length is not None else limit + 1
     while size < wanted and (chunk := stream.read(wanted - size)):
         chunks.append(chunk)
