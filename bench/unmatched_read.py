@@ -2,8 +2,8 @@
 wait meanwhile (issue 12).
 
 Builds a database with module 1's roster (40 students) and today's session holding 3,000 distinct guests
-(no email, no roster name: every one unmatched), starts `homeroom serve` (gunicorn, its sync workers) on
-it, then for `--seconds`:
+(no email, no roster name: every one unmatched), starts `homeroom serve` (gunicorn, its threaded
+workers: `web/server.ThreadWorker`) on it, then for `--seconds`:
 
 - readers (`--readers`, 2 by default) each post a new guest's signed `meeting.participant_joined`, so the
   session is stale again, then read it: `GET /api/attendance?module=1` (a Bearer token) and, every other

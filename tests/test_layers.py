@@ -35,7 +35,7 @@ SIDEWAYS = {
     ("errors", "core"),  # the base error lives in core (see errors.py); this is not sideways but down
     ("settings", "errors"),
     ("settings", "clock"),
-    ("web", "webhooks"),  # the app factory registers the webhook blueprint
+    ("web", "webhooks"),  # the app factory registers the webhook blueprint; slack reads bodies by it
     ("demo", "web"),  # the demo serves the app
     ("cli", "web"),  # `homeroom serve`
     ("cli", "demo"),

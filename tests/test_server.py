@@ -36,6 +36,8 @@ READ_DEADLINE = 2.0
 THREADS_PER_WORKER = 8
 ZOOM_WAITS = 3.0
 WEBHOOK_LIMIT = 256 * 1024
+DASHBOARD_LIMIT = 1024 * 1024  # web/app.MAX_REQUEST_BYTES, written out
+SLACK_LIMIT = 1024 * 1024  # slack/interactions.MAX_BODY_BYTES, written out: the test states the limit
 
 
 @pytest.fixture
@@ -176,9 +178,12 @@ def test_a_body_that_does_not_arrive_in_time_is_a_408_and_nothing_is_stored(serv
 # -- chunked bodies ------------------------------------------------------------------------------------
 
 
-def chunked_post(port: int, raw: bytes, *, at: dt.datetime, chunk: int = 16 * 1024) -> bytes:
-    """POST `raw`, signed at `at`, with `Transfer-Encoding: chunked` (no Content-Length); the answer."""
-    head = b"POST /webhooks/zoom HTTP/1.1\r\nHost: homeroom\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+def chunked_post(port: int, raw: bytes, *, at: dt.datetime, chunk: int = 16 * 1024, path: str = URL) -> bytes:
+    """POST `raw` to `path`, signed at `at` as Zoom signs, with `Transfer-Encoding: chunked` (no
+    Content-Length); the answer."""
+    head = b"POST %s HTTP/1.1\r\nHost: homeroom\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n" % (
+        path.encode()
+    )
     head += b"".join(f"{name}: {value}\r\n".encode() for name, value in signed_headers(raw, at=at).items())
     pieces = [raw[i : i + chunk] for i in range(0, len(raw), chunk)]
     body = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
@@ -237,6 +242,27 @@ def test_a_chunked_body_within_the_limit_is_read_whole_under_werkzeug(werkzeug_s
     answer = chunked_post(werkzeug_port(werkzeug_server), raw, at=clock())
     assert answer.split(b"\r\n", 1)[0].split(b" ")[1] == b"204", answer[:200]
     assert hashlib.sha256(raw).hexdigest() in delivery_digests(storage)
+
+
+def test_a_chunked_slack_interaction_over_its_limit_is_a_413_under_gunicorn_and_werkzeug(
+    service, werkzeug_server
+):
+    """Werkzeug's own limit handed back such a body cut at 1 MiB, which then failed its signature."""
+    raw = b"payload=" + b"x" * SLACK_LIMIT
+    for port in (service.port, werkzeug_port(werkzeug_server)):
+        answer = chunked_post(port, raw, at=utc_now(), path="/slack/interactions")
+        assert answer.split(b"\r\n", 1)[0].split(b" ")[1] == b"413", answer[:200]
+
+
+def test_a_chunked_form_over_the_limit_is_a_413_and_within_it_reaches_the_page(service, werkzeug_server):
+    """Werkzeug's limit handed the dashboard a chunked form cut at 1 MiB (a field silently shortened)."""
+    for port in (service.port, werkzeug_port(werkzeug_server)):
+        too_big = chunked_post(port, b"note=" + b"x" * DASHBOARD_LIMIT, at=utc_now(), path="/sign-in")
+        assert too_big.split(b"\r\n", 1)[0].split(b" ")[1] == b"413", too_big[:200]
+        # Within the limit the form arrives whole: refused for its missing CSRF token, as it should be.
+        whole = chunked_post(port, b"note=" + b"x" * (DASHBOARD_LIMIT - 100), at=utc_now(), path="/sign-in")
+        assert whole.split(b"\r\n", 1)[0].split(b" ")[1] == b"400", whole[:200]
+        assert b"did not come from this site" in whole, whole[-500:]
 
 
 # -- the access log ------------------------------------------------------------------------------------

@@ -45,6 +45,18 @@ def world(tmp_path, env, clock, sleep, slack_spec):
         yield world
 
 
+def test_names_the_cli_prints_have_control_characters_escaped(world, runner):
+    """A roster name may hold an escape sequence (the roster keeps names as written)."""
+    with world.runtime.storage.write():
+        world.runtime.storage.db.execute(
+            "UPDATE students SET name = ? WHERE name = 'Ivy Novak'", ["Ivy\x1b[2J Novak"]
+        )
+    result = runner.invoke(cli, ["mixitup", "announce", "--week", "2"], obj=world.runtime)
+    assert result.exit_code == 0, result.output
+    assert "not on Slack, tell them by hand (1): Ivy\\x1b[2J Novak" in result.output
+    assert "\x1b" not in result.output
+
+
 def dms(world: SlackWorld, who: str) -> list[str]:
     """The text of each DM `who` got from the bot, oldest first."""
     return [message.blocks[0]["text"]["text"] for message in world.slack.direct_messages(world.users[who])]

@@ -334,6 +334,27 @@ def test_closing_shows_the_counts_per_topic_and_stops_the_picks(world, runner):
     assert len(world.slack.message(world.channel, ts).history) == 1  # nothing new to show: no edit
 
 
+@pytest.fixture
+def odd_topic_world(tmp_path, env, clock, sleep, slack_spec, monkeypatch):
+    """The world, its calendar holding a topic with an escape sequence and a bidi override."""
+    from tests import slack_world
+
+    monkeypatch.setattr(slack_world, "TOPICS", (*slack_world.TOPICS, ODD_TOPIC))
+    yield from build_world(tmp_path, env, clock, sleep, slack_spec)
+
+
+ODD_TOPIC = "Open\x1b[2Jsource \u202egnimmargorp"
+
+
+def test_closing_prints_the_topics_with_control_characters_escaped(odd_topic_world, runner):
+    ts = open_poll(odd_topic_world)
+    odd_topic_world.pick("ada", 1, ODD_TOPIC, ts=ts)
+    result = runner.invoke(cli, ["mixitup", "poll", "close", "--week", "2"], obj=odd_topic_world.runtime)
+    assert result.exit_code == 0, result.output
+    assert "  1 / 0 / 0  Open\\x1b[2Jsource \\u202egnimmargorp\n" in result.output
+    assert "\x1b" not in result.output and "\u202e" not in result.output
+
+
 def test_a_closed_poll_can_be_reopened_and_its_picks_stay(world):
     ts = open_poll(world)
     world.pick("ada", 1, "Open source", ts=ts)

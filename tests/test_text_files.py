@@ -1,5 +1,5 @@
 """Files people give the service: roster emails compared as they look (item 7), non-UTF-8 files named by
-line and column (item 13), a calendar with a byte order mark (item 15); text printed to a terminal."""
+line and column (item 13: CSV files, the calendar, `.env`), a calendar with a byte order mark (item 15); text printed to a terminal."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from tests.factories import calendar_toml
 from zoom_homeroom.core.poll import PollError, parse_poll
 from zoom_homeroom.core.roster import RosterError, parse_roster
 from zoom_homeroom.core.text import NotUtf8Error, decode_utf8, printable
-from zoom_homeroom.settings import ConfigError, load_calendar
+from zoom_homeroom.settings import ConfigError, load_calendar, load_settings
 
 HEADER = "name,email,module,program,group,aliases\n"
 
@@ -79,6 +79,27 @@ def test_a_calendar_that_is_not_utf8_names_the_line_and_column(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_calendar(path)
     assert caught.value.problems == [f"{path} line 2, column 6: not UTF-8 text"]
+
+
+def test_a_dotenv_that_is_not_utf8_names_the_line_and_column(tmp_path, monkeypatch, runner):
+    """python-dotenv itself raised a UnicodeDecodeError (a traceback, a byte offset)."""
+    from zoom_homeroom.cli import cli
+
+    path = tmp_path / ".env"
+    path.write_bytes(b"ZOOM_ACCOUNT_ID=acc\nHOMEROOM_SECRET_KEY=caf\xe9\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.problems == [f"{path} line 2, column 24: not UTF-8 text"]
+    result = runner.invoke(cli, ["config", "check"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{path} line 2, column 24: not UTF-8 text" in result.output
+
+
+def test_a_dotenv_with_a_byte_order_mark_is_read(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_bytes("\ufeffZOOM_ACCOUNT_ID=café\n".encode())
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().zoom_account_id == "café"
 
 
 @pytest.mark.parametrize(

@@ -280,9 +280,13 @@ def test_a_body_nested_deeper_than_processing_can_read_is_400_and_nothing_is_sto
     assert deliveries(storage) == []
 
 
-def test_a_body_nested_32_levels_is_stored(client, storage, clock):
+def test_a_body_nested_32_levels_is_stored_and_processing_reads_it(client, storage, calendar, clock):
+    """Intake and processing draw the line at the same depth: what is answered 204 is parsed."""
     assert post(client, nested(32), at=clock()).status_code == 204
-    assert len(deliveries(storage)) == 1
+    assert process(storage, calendar, clock) == 1
+    (row,) = deliveries(storage)
+    assert row["outcome"] == "invalid"  # a join without a participant, but read: not refused for its depth
+    assert "deeper" not in row["error"] and "participant" in row["error"]
 
 
 def test_brackets_inside_strings_are_not_nesting(client, storage, clock):
@@ -292,3 +296,45 @@ def test_brackets_inside_strings_are_not_nesting(client, storage, clock):
         json.loads(deliveries(storage)[0]["body"])["payload"]["object"]["participant"]["user_name"]
         == "[{" * 200 + "Ada"
     )
+
+
+@pytest.fixture
+def dashboard_work(monkeypatch) -> dict[str, int]:
+    """Counts of the dashboard's per-request work: opening the session cookie, looking up the
+    signed-in user, checking CSRF, adding the security headers."""
+    from flask_wtf.csrf import CSRFProtect
+
+    from zoom_homeroom.storage.users import UserStore
+    from zoom_homeroom.web import auth
+
+    counts = {"session": 0, "user": 0, "csrf": 0}
+
+    def counted(name: str, original):
+        def wrapper(*args, **kwargs):
+            counts[name] += 1
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(
+        auth.SchemeAwareSessionInterface,
+        "open_session",
+        counted("session", auth.SchemeAwareSessionInterface.open_session),
+    )
+    monkeypatch.setattr(UserStore, "session_user", counted("user", UserStore.session_user))
+    monkeypatch.setattr(CSRFProtect, "protect", counted("csrf", CSRFProtect.protect))
+    return counts
+
+
+def test_a_delivery_skips_the_dashboards_per_request_work(rep, storage, clock, dashboard_work):
+    """Issue 16: the webhook path only verifies, parses, stores and answers, even when the request
+    carries a rep's session cookie (the test client sends it)."""
+    response = post(rep, participant_joined(), at=clock())
+    assert response.status_code == 204
+    assert dashboard_work == {"session": 0, "user": 0, "csrf": 0}
+    assert "Set-Cookie" not in response.headers and "Content-Security-Policy" not in response.headers
+    assert len(deliveries(storage)) == 1
+    # The same cookie on a page does all of it: the counters watch the right functions.
+    page = rep.post("/sign-out")  # a form post without its CSRF token
+    assert page.status_code == 400 and "Content-Security-Policy" in page.headers
+    assert dashboard_work["session"] >= 1 and dashboard_work["user"] == 1 and dashboard_work["csrf"] == 1

@@ -20,23 +20,19 @@ import re
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
-from zoom_homeroom.core.events import meeting_id_of
+from zoom_homeroom.core.events import MAX_BODY_DEPTH, meeting_id_of, nests_deeper_than
 from zoom_homeroom.core.models import Delivery
 from zoom_homeroom.runtime import Runtime
 
 from . import bp
+from .body import read_body
 from .verify import VerificationError, url_validation_answer, verify
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_PLAIN_TOKEN_CHARS = 256
-# Zoom's bodies nest five or six levels (payload.object.participant, recording files in a list).
-# Refusing anything deeper than this keeps every later json.loads of a stored body (processing runs
-# deeper in the stack than this view) far from Python's recursion limit.
-MAX_JSON_DEPTH = 32
 # A JSON escape of a UTF-16 surrogate: valid JSON, but a lone one is not text SQLite can store.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
@@ -44,7 +40,7 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 @bp.post("/zoom")
 def zoom_event() -> Response | tuple[Response, int]:
     """Receive one Zoom event."""
-    raw = _body()
+    raw = read_body(MAX_BODY_BYTES)
     # webhooks/ stands beside web/, not under it: the app's Runtime comes straight from the app.
     runtime = Runtime.of(current_app)
     secret = runtime.settings.zoom_webhook_secret_token
@@ -61,7 +57,7 @@ def zoom_event() -> Response | tuple[Response, int]:
     body = json_object(raw)
     if body is None or not isinstance(body.get("event"), str) or not body["event"]:
         return _error(
-            400, f"the body must be a JSON object with an 'event', nested at most {MAX_JSON_DEPTH} levels"
+            400, f"the body must be a JSON object with an 'event', nested at most {MAX_BODY_DEPTH} levels"
         )
     if body["event"] == "endpoint.url_validation":
         return _url_validation(body, secret)
@@ -79,57 +75,22 @@ def zoom_event() -> Response | tuple[Response, int]:
     return Response(status=204)
 
 
-def _body() -> bytes:
-    """The request body, at most MAX_BODY_BYTES, with or without a Content-Length; larger: 413."""
-    length = request.content_length
-    if length is not None and length > MAX_BODY_BYTES:
-        raise RequestEntityTooLarge()  # before anything is read
-    environ = request.environ
-    if "wsgi.input_terminated" not in environ:  # a server that does not end the stream itself
-        request.max_content_length = MAX_BODY_BYTES
-        return request.get_data(cache=False)
-    # The server ends the stream at the body's end (gunicorn always, werkzeug's for chunked bodies), so
-    # it is read directly, one byte past the limit at most: werkzeug's limited stream would hand back a
-    # chunked body cut short at the limit, and costs a Python-level read loop on every delivery.
-    stream, chunks, size = environ["wsgi.input"], [], 0
-    wanted = length if length is not None else MAX_BODY_BYTES + 1
-    while size < wanted and (chunk := stream.read(wanted - size)):
-        chunks.append(chunk)
-        size += len(chunk)
-    if size > MAX_BODY_BYTES:
-        raise RequestEntityTooLarge()
-    return b"".join(chunks)
-
-
 def json_object(raw: bytes) -> dict[str, Any] | None:
     """The body as a JSON object if processing will be able to read it back; None otherwise: not UTF-8,
-    not JSON, not an object, nested deeper than MAX_JSON_DEPTH, or holding a lone surrogate."""
+    not JSON, not an object, nested deeper than processing reads (`events.MAX_BODY_DEPTH`, checked by
+    processing's own test before parsing), or holding a lone surrogate."""
     try:
         # Zoom sends UTF-8; json.loads(bytes) would also guess UTF-16/32, which we do not store.
-        body = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        if nests_deeper_than(text, MAX_BODY_DEPTH):
+            return None
+        body = json.loads(text)
         if _SURROGATE_ESCAPE.search(raw):
             # A "\ud800" escape alone is not text: SQLite could not store the string it makes.
             json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except (ValueError, UnicodeError, RecursionError):
+    except (ValueError, UnicodeError, RecursionError):  # RecursionError: a guard only, never seen
         return None
-    if not isinstance(body, dict):
-        return None
-    # Every level opens a bracket, so a body with few brackets cannot nest deeply: counted in C.
-    if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH and _deeper_than(body, MAX_JSON_DEPTH):
-        return None
-    return body
-
-
-def _deeper_than(value: object, limit: int) -> bool:
-    """Whether objects and arrays nest more than `limit` levels (walked without recursion)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))  # type: ignore[union-attr]
-    return False
+    return body if isinstance(body, dict) else None
 
 
 def _url_validation(body: dict[str, Any], secret: str) -> Response | tuple[Response, int]:

@@ -6,6 +6,7 @@ repr, a log line or an error: problems name the variable, never its value.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import secrets
@@ -335,7 +336,19 @@ def _url(value: str, name: str, problems: list[str]) -> str:
 
 
 def _load_dotenv() -> None:
+    """Add `.env`'s variables (never overriding the environment's). ConfigError when it cannot be read
+    or is not UTF-8 (naming the line and column): python-dotenv itself would raise a UnicodeDecodeError
+    with a byte offset."""
     # Imported here: python-dotenv is only needed when reading the real environment.
     from dotenv import load_dotenv
 
-    load_dotenv(Path.cwd() / ".env", override=False)
+    path = Path.cwd() / ".env"
+    try:
+        text = decode_utf8(path.read_bytes())
+    except FileNotFoundError:
+        return
+    except NotUtf8Error as error:
+        raise ConfigError([f"{path} {error}"]) from None
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot be read: {error.strerror or error}"]) from None
+    load_dotenv(stream=io.StringIO(text), override=False)

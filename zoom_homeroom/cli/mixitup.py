@@ -90,7 +90,7 @@ def poll_close(runtime: Runtime, week: int) -> None:
     ranks = len(ordered[0][1]) if ordered else 0
     click.echo("  picks per topic (" + " / ".join(("1st", "2nd", "3rd")[:ranks]) + "):")
     for topic, counts in ordered:
-        click.echo(f"  {' / '.join(str(count) for count in counts)}  {topic}")
+        click.echo(f"  {' / '.join(str(count) for count in counts)}  {printable(topic)}")
 
 
 @mixitup.command("form")
@@ -174,9 +174,10 @@ def announce(runtime: Runtime, week: int) -> None:
     if done.unconfirmed:
         click.echo(
             f"  Slack did not confirm {len(done.unconfirmed)} (they may not have arrived; not sent again): "
-            + ", ".join(done.unconfirmed)
+            + printable(", ".join(done.unconfirmed))
         )
     if done.not_on_slack:
         click.echo(
-            f"  not on Slack, tell them by hand ({len(done.not_on_slack)}): " + ", ".join(done.not_on_slack)
+            f"  not on Slack, tell them by hand ({len(done.not_on_slack)}): "
+            + printable(", ".join(done.not_on_slack))
         )

@@ -8,17 +8,19 @@ the dashboard app, where access is denied by default.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from flask import Flask, jsonify, request
 from gunicorn.errors import AppImportError
-from werkzeug.exceptions import HTTPException, default_exceptions
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, default_exceptions
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 import webhooks
+from webhooks.body import read_whole
 
 from ..clock import Clock, utc_now
 from ..core.models import Calendar
@@ -160,7 +162,24 @@ class _Dispatch:
         path = environ.get("PATH_INFO", "")
         if any(path == prefix or path.startswith(prefix + "/") for prefix in MACHINE_PREFIXES):
             return self.intake(environ, start_response)
+        if _is_chunked(environ):
+            # Werkzeug's MAX_CONTENT_LENGTH hands a chunked body back cut at the limit (a form field
+            # silently shortened): read it whole here, or refuse it, and pass it on with its length.
+            try:
+                body = read_whole(environ["wsgi.input"], None, MAX_REQUEST_BYTES)
+            except RequestEntityTooLarge as error:
+                return error(environ, start_response)
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
         return self.dashboard(environ, start_response)
+
+
+def _is_chunked(environ: WSGIEnvironment) -> bool:
+    """A body without a Content-Length, which the server ends itself (gunicorn, werkzeug's server)."""
+    return (
+        "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        and not environ.get("CONTENT_LENGTH")
+        and bool(environ.get("wsgi.input_terminated"))
+    )
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -13,6 +13,8 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
+from webhooks.body import read_body
+
 from ..runtime import Runtime
 from ..services import slack as slack_service
 from ..slack import Ignored, SlackPayloadError, SlackSignatureError, parse_interaction, verify_request
@@ -27,8 +29,7 @@ bp = Blueprint("slack", __name__)
 @bp.post("/interactions")
 def interactions() -> Response | tuple[Response, int]:
     """Receive one interaction from Slack."""
-    request.max_content_length = MAX_BODY_BYTES  # larger bodies: 413 before anything is read
-    raw = request.get_data(cache=False)
+    raw = read_body(MAX_BODY_BYTES)  # larger: 413, never a chunked body cut short
     runtime = get_runtime()
     secret = runtime.settings.slack_signing_secret
     if not secret:
