@@ -212,16 +212,10 @@ def test_cycles_finds_a_loop_and_only_the_loop():
     assert cycles(graph) == [["a", "b", "c"]]
 
 
-# A loop still in the tree, with who mends it: webhooks/__init__.py defines the blueprint and imports
-# routes.py at its bottom, which imports the blueprint back (the fix: `bp` in routes.py, re-exported).
-# webhooks/ belongs to the intake branch this round; remove the entry with the fix.
-KNOWN_CYCLES = [["webhooks", "webhooks.routes"]]
-
-
 def test_no_module_imports_itself_round_a_loop_outside_the_sandbox():
     sandbox = "zoom_homeroom.sandbox"
     loops = [loop for loop in cycles(module_graph()) if not all(name.startswith(sandbox) for name in loop)]
-    assert [loop for loop in loops if loop not in KNOWN_CYCLES] == []
+    assert loops == []
 
 
 def test_no_module_is_over_600_lines_outside_the_migrations():

@@ -19,17 +19,18 @@ import logging
 import re
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from zoom_homeroom.core.events import MAX_BODY_DEPTH, meeting_id_of, nests_deeper_than
 from zoom_homeroom.core.models import Delivery
 from zoom_homeroom.runtime import Runtime
 
-from . import bp
 from .body import read_body
 from .verify import VerificationError, url_validation_answer, verify
 
 log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__)
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_PLAIN_TOKEN_CHARS = 256
