@@ -10,6 +10,7 @@ characters, so no request can write a forged line into it.
 
 from __future__ import annotations
 
+import gc
 import math
 import socket
 import time
@@ -63,7 +64,19 @@ def gunicorn_options(host: str, port: int, workers: int, *, access_log: bool = T
         "logger_class": f"{__name__}.EscapingLogger",
         # Only the path, never the query string or headers: nothing secret reaches the log.
         "access_log_format": ACCESS_LOG_FORMAT,
+        "pre_fork": freeze_before_fork,
     }
+
+
+def freeze_before_fork(server: Any, worker: Any) -> None:
+    """gunicorn's pre_fork hook: move everything the master built (the app, and the libraries it
+    imported: about 100,000 objects) out of the garbage collector's sight before a worker forks.
+
+    A full collection in a worker walks every tracked object with all its threads stopped: 47 ms for
+    these, a stall that every delivery arriving meanwhile waits out (it was the service's p99 at a
+    steady 500 deliveries a second). Frozen, they are never walked; and memory the workers share
+    with the master stays shared, since the collector no longer writes to those objects."""
+    gc.freeze()
 
 
 def serve(app: Any, *, host: str, port: int, workers: int, access_log: bool = True) -> None:
