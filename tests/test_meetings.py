@@ -17,6 +17,7 @@ from zoom_homeroom.core.meetings import (
     Difference,
     MeetingLimitError,
     MeetingSpec,
+    MixItUpRoom,
     agenda_for_week,
     check_zoom_limits,
     describe_room_changes,
@@ -39,8 +40,8 @@ ROSTER = [
 ]
 
 MIX_GROUPS = [
-    (2, "Salary negotiation", ["Zed@x.org", "amy@x.org"]),
-    (1, "Career stories", ["bo@x.org", "ada@x.org"]),
+    MixItUpRoom(2, "Salary negotiation", ["Zed@x.org", "amy@x.org"]),
+    MixItUpRoom(1, "Career stories", ["bo@x.org", "ada@x.org"]),
 ]
 
 
@@ -484,7 +485,9 @@ def test_mix_it_up_spec_is_one_scheduled_half_hour():
 
 def test_mix_it_up_room_names_cut_long_topics():
     topic = "How to talk about a gap in your résumé without apologising for it " * 2
-    spec = mix_it_up_meeting_spec(make_calendar(), dt.date(2027, 1, 13), 2, [(12, topic, ["a@x.org"])])
+    spec = mix_it_up_meeting_spec(
+        make_calendar(), dt.date(2027, 1, 13), 2, [MixItUpRoom(12, topic, ["a@x.org"])]
+    )
 
     (name,) = rooms_of(spec)
     assert len(name) == ROOM_NAME_MAX_CHARS
@@ -498,7 +501,7 @@ def test_mix_it_up_rejects_a_date_that_is_not_the_weeks_mix_it_up():
 
 
 def test_mix_it_up_rejects_a_student_in_two_groups():
-    groups = [(1, "A", ["ada@x.org"]), (2, "B", ["ADA@x.org"])]
+    groups = [MixItUpRoom(1, "A", ["ada@x.org"]), MixItUpRoom(2, "B", ["ADA@x.org"])]
 
     with pytest.raises(PlanningError, match="ada@x.org is in Mix It Up groups 1 and 2"):
         mix_it_up_meeting_spec(make_calendar(), dt.date(2027, 1, 13), 2, groups)

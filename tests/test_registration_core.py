@@ -13,6 +13,7 @@ from zoom_homeroom.core.calendar import CalendarError, parse_calendar
 from zoom_homeroom.core.events import parse_event
 from zoom_homeroom.core.matching import RosterIndex, match
 from zoom_homeroom.core.meetings import (
+    MixItUpRoom,
     diff_meeting,
     homeroom_meeting_spec,
     mix_it_up_meeting_spec,
@@ -69,7 +70,7 @@ def test_with_registration_the_series_approves_automatically_and_registers_once(
 
 def test_with_registration_mix_it_up_approves_automatically_without_a_series_type(openapi_spec):
     spec = mix_it_up_meeting_spec(
-        registration_calendar(), dt.date(2027, 1, 13), 2, [(1, "Interviews", ["ada@x.org"])]
+        registration_calendar(), dt.date(2027, 1, 13), 2, [MixItUpRoom(1, "Interviews", ["ada@x.org"])]
     )
     assert spec.body["settings"]["approval_type"] == 0
     assert "registration_type" not in spec.body["settings"]  # Zoom: for type 8 only

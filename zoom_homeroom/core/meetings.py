@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .calendar import session_date
 from .matching import normalise_email
@@ -77,6 +77,15 @@ ZOOM_LIMITS = ZoomLimits()
 
 class MeetingLimitError(PlanningError):
     """A meeting would exceed one or more of Zoom's limits; `.problems` has one line each."""
+
+
+class MixItUpRoom(NamedTuple):
+    """One Mix It Up group as its meeting needs it: the room's number and topic, and the emails Zoom
+    pre-assigns to it (Zoom knows a participant by email, not by our student id)."""
+
+    number: int
+    topic: str
+    emails: Sequence[str]
 
 
 @dataclass(frozen=True)
@@ -159,11 +168,11 @@ def mix_it_up_meeting_spec(
     calendar: Calendar,
     date: dt.date,
     week: int,
-    groups: Sequence[tuple[int, str, Sequence[str]]],
+    groups: Sequence[MixItUpRoom],
     *,
     agenda: str | None = None,
 ) -> MeetingSpec:
-    """The week's Mix It Up meeting: one room per group `(number, topic, emails)`, named "<n> · <topic>".
+    """The week's Mix It Up meeting: one room per group, named "<n> · <topic>".
 
     Raises PlanningError when `date` is not week `week`'s Mix It Up date or groups repeat a number or
     an email, MeetingLimitError past Zoom's limits.
@@ -176,8 +185,8 @@ def mix_it_up_meeting_spec(
     _check_groups(groups)
     mix = calendar.mix_it_up
     rooms = [
-        (room_name(number, topic), _emails(members))
-        for number, topic, members in sorted(groups, key=lambda group: group[0])
+        (room_name(group.number, group.topic), _emails(group.emails))
+        for group in sorted(groups, key=lambda group: group.number)
     ]
     body: dict[str, Any] = {
         "topic": f"Mix It Up: week {week} ({date.isoformat()})",
@@ -391,17 +400,17 @@ def _emails(emails: Sequence[str]) -> list[str]:
     return sorted({normalise_email(email) for email in emails if email.strip()})
 
 
-def _check_groups(groups: Sequence[tuple[int, str, Sequence[str]]]) -> None:
+def _check_groups(groups: Sequence[MixItUpRoom]) -> None:
     seen_numbers: set[int] = set()
     group_of: dict[str, int] = {}
-    for number, _topic, members in groups:
-        if number in seen_numbers:
-            raise PlanningError(f"Mix It Up group {number} is listed twice")
-        seen_numbers.add(number)
-        for email in _emails(members):
+    for group in groups:
+        if group.number in seen_numbers:
+            raise PlanningError(f"Mix It Up group {group.number} is listed twice")
+        seen_numbers.add(group.number)
+        for email in _emails(group.emails):
             if email in group_of:
-                raise PlanningError(f"{email} is in Mix It Up groups {group_of[email]} and {number}")
-            group_of[email] = number
+                raise PlanningError(f"{email} is in Mix It Up groups {group_of[email]} and {group.number}")
+            group_of[email] = group.number
 
 
 def _add_agenda(body: dict[str, Any], agenda: str | None) -> None:

@@ -14,7 +14,7 @@ from itertools import combinations
 from typing import Any
 
 from ..core.formation import Formation, FormationError, form_groups
-from ..core.meetings import mix_it_up_meeting_spec
+from ..core.meetings import MixItUpRoom, mix_it_up_meeting_spec
 from ..core.models import MIX_IT_UP, Calendar, FormedGroup, PlannedSession, StoredFormation, mix_it_up_key
 from ..core.planning import PlanningError, mix_it_up_date, plan_sessions
 from ..core.poll import PollAnswer, parse_poll
@@ -160,7 +160,8 @@ def sync_week(runtime: Runtime, week: int, *, dry_run: bool = False) -> SyncResu
     formation = formed_groups(runtime.storage, runtime.calendar, week)
     students = {student.id: student for student in runtime.storage.students(active_only=False)}
     rooms = [
-        (group.number, group.topic, [students[s].email for s in group.members]) for group in formation.groups
+        MixItUpRoom(group.number, group.topic, [students[s].email for s in group.members])
+        for group in formation.groups
     ]
     spec = mix_it_up_meeting_spec(runtime.calendar, day, week, rooms)
     session = week_session(runtime, week)
