@@ -368,7 +368,10 @@ class AttendanceStore(Connection):
             "s.id AS session_id, s.key AS session_key, s.module, a.group_number AS 'group', s.week, s.date, "
             "s.kind, s.state, a.status, a.computed_status, a.minutes, a.first_join, a.last_leave, "
             "a.in_assigned_room, o.note AS override_note, o.set_by AS override_by, o.set_at AS override_at "
-            "FROM attendance a JOIN sessions s ON s.id = a.session_id JOIN students st ON st.id = a.student_id "
+            # Sessions first (CROSS JOIN keeps that order): whatever the filter, only the chosen sessions'
+            # records are read, through the primary key; left to itself SQLite scanned a year's records
+            # for one session's 500 (45 ms against 10, bench/reading.py).
+            "FROM sessions s CROSS JOIN attendance a ON a.session_id = s.id JOIN students st ON st.id = a.student_id "
             "LEFT JOIN overrides o ON o.session_id = a.session_id AND o.student_id = a.student_id"
         ) + clause
         sql += " ORDER BY s.start_utc, s.module, a.group_number, st.name, st.id"
@@ -404,11 +407,15 @@ class AttendanceStore(Connection):
     ) -> list[StatusCount]:
         """Attendance records per (module, week, status) of one kind's sessions that have started
         (and, with `since`, that are on or after that date: the current cycle)."""
+        # CROSS JOIN keeps the sessions as the outer loop, so only the chosen sessions' records are read
+        # (through the primary key): left to itself SQLite scanned every record of the year, 32 ms of
+        # the overview's 52 against 9 ms this way (bench/reading.py).
         return [
             StatusCount(row["module"], row["week"], row["status"], row["n"])
             for row in self.db.query(
-                "SELECT s.module, s.week, a.status, count(*) AS n FROM attendance a "
-                "JOIN sessions s ON s.id = a.session_id WHERE s.kind = ? AND s.start_utc <= ? AND s.date >= ? "
+                "SELECT s.module, s.week, a.status, count(*) AS n FROM sessions s "
+                "CROSS JOIN attendance a ON a.session_id = s.id "
+                "WHERE s.kind = ? AND s.start_utc <= ? AND s.date >= ? "
                 "GROUP BY s.module, s.week, a.status ORDER BY s.module, s.week",
                 [kind, to_utc_text(started_before), (since or dt.date.min).isoformat()],
             )
