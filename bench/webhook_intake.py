@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -347,35 +348,24 @@ def run_pair(
     name = "log" if access_log else "strict"
     database = tmp / f"homeroom-{name}.db"
     bare, service = both_servers(args, tmp, database, secret, name=name, access_log=access_log)
-    try:
-        start_both(bare, service)
-        results = {}
-        for server, unique in ((bare, False), (service, True)):
-            print(f"running {server.name} (load average {load_average()}) ...", flush=True)
-            cpu_before = server.cpu_seconds()
-            if generator == "wrk":
-                url = f"http://127.0.0.1:{server.port}{WEBHOOK_PATH}"
-                result = run_wrk(
-                    url, maker, seconds=args.seconds, connections=args.connections, tmp=tmp, unique=unique
-                )
-            else:
-                result = run_python(
-                    server.port, maker, seconds=args.seconds, connections=args.connections, unique=unique
-                )
-            cpu_after = server.cpu_seconds()
-            if cpu_before is not None and cpu_after is not None:
-                result.server_cpu_seconds = cpu_after - cpu_before
-            results[server] = result
-    finally:
-        bare.stop()
-        service.stop()
-    print_problems(service)
+
+    def load(server: Server, unique: bool) -> LoadResult:
+        if generator == "wrk":
+            url = f"http://127.0.0.1:{server.port}{WEBHOOK_PATH}"
+            return run_wrk(
+                url, maker, seconds=args.seconds, connections=args.connections, tmp=tmp, unique=unique
+            )
+        return run_python(
+            server.port, maker, seconds=args.seconds, connections=args.connections, unique=unique
+        )
+
+    bare_result, service_result = drive_both(bare, service, load)
     processed, seconds = process_stored(database)
     print(
         f"processed after intake (as the next attendance read does): {processed} deliveries in "
         f"{seconds:.2f} s ({processed / max(seconds, 1e-9):.0f}/s, one process)"
     )
-    return PairResult(access_log, results[bare], results[service], count_stored(database))
+    return PairResult(access_log, bare_result, service_result, count_stored(database))
 
 
 def both_servers(
@@ -402,19 +392,34 @@ def both_servers(
     return bare, service
 
 
-def start_both(bare: Server, service: Server) -> None:
-    bare.start(WEBHOOK_PATH)
-    service.start("/healthz")
-    warm_up(bare.port, WEBHOOK_PATH)
-    warm_up(service.port, "/healthz")
-
-
-def print_problems(service: Server) -> None:
+def drive_both(
+    bare: Server, service: Server, load: Callable[[Server, bool], LoadResult], *, label: str = ""
+) -> tuple[LoadResult, LoadResult]:
+    """Start both servers, drive each in turn with `load(server, unique bodies?)`, reading its CPU time
+    around the run, and stop them (also on Ctrl-C); the service's unexpected log lines are printed."""
+    results = []
+    try:
+        bare.start(WEBHOOK_PATH)
+        service.start("/healthz")
+        warm_up(bare.port, WEBHOOK_PATH)
+        warm_up(service.port, "/healthz")
+        for server, unique in ((bare, False), (service, True)):
+            print(f"running {server.name}{label} (load average {load_average()}) ...", flush=True)
+            cpu_before = server.cpu_seconds()
+            result = load(server, unique)
+            cpu_after = server.cpu_seconds()
+            if cpu_before is not None and cpu_after is not None:
+                result.server_cpu_seconds = cpu_after - cpu_before
+            results.append(result)
+    finally:
+        bare.stop()
+        service.stop()
     problems = service.error_lines()
     if problems:
         print(f"service log: {len(problems)} unexpected lines, e.g.:")
         for line in problems[:5]:
             print(f"  {line}")
+    return results[0], results[1]
 
 
 @dataclass(frozen=True)
@@ -428,30 +433,20 @@ def run_steady(args: argparse.Namespace, tmp: Path, maker: BodyMaker, secret: st
     """Both servers, fresh, driven in turn on a fixed timetable of `args.rate` deliveries a second."""
     database = tmp / "homeroom-steady.db"
     bare, service = both_servers(args, tmp, database, secret, name="steady", access_log=False)
-    try:
-        start_both(bare, service)
-        results = []
-        for server, unique in ((bare, False), (service, True)):
-            print(f"running {server.name} at {args.rate:g}/s (load average {load_average()}) ...", flush=True)
-            cpu_before = server.cpu_seconds()
-            result = run_python(
-                server.port,
-                maker,
-                seconds=args.seconds,
-                connections=args.connections,
-                unique=unique,
-                rate=args.rate,
-            )
-            cpu_after = server.cpu_seconds()
-            if cpu_before is not None and cpu_after is not None:
-                result.server_cpu_seconds = cpu_after - cpu_before
-            results.append(result)
-    finally:
-        bare.stop()
-        service.stop()
-    print_problems(service)
+
+    def load(server: Server, unique: bool) -> LoadResult:
+        return run_python(
+            server.port,
+            maker,
+            seconds=args.seconds,
+            connections=args.connections,
+            unique=unique,
+            rate=args.rate,
+        )
+
+    bare_result, service_result = drive_both(bare, service, load, label=f" at {args.rate:g}/s")
     process_stored(database)
-    return SteadyResult(results[0], results[1], count_stored(database))
+    return SteadyResult(bare_result, service_result, count_stored(database))
 
 
 def report_steady(steady: SteadyResult, rate: float) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from zoom_homeroom.core.events import MAX_BODY_DEPTH, meeting_id_of, nests_deeper_than
+from zoom_homeroom.core.events import MAX_BODY_DEPTH, EventError, load_body, meeting_id_of
 from zoom_homeroom.core.models import Delivery
 from zoom_homeroom.runtime import Runtime
 
@@ -78,20 +78,17 @@ def zoom_event() -> Response | tuple[Response, int]:
 
 def json_object(raw: bytes) -> dict[str, Any] | None:
     """The body as a JSON object if processing will be able to read it back; None otherwise: not UTF-8,
-    not JSON, not an object, nested deeper than processing reads (`events.MAX_BODY_DEPTH`, checked by
-    processing's own test before parsing), or holding a lone surrogate."""
+    not what processing's own `events.load_body` accepts (JSON, an object, nested at most
+    MAX_BODY_DEPTH levels), or holding a lone surrogate."""
     try:
         # Zoom sends UTF-8; json.loads(bytes) would also guess UTF-16/32, which we do not store.
-        text = raw.decode("utf-8")
-        if nests_deeper_than(text, MAX_BODY_DEPTH):
-            return None
-        body = json.loads(text)
+        body = load_body(raw.decode("utf-8"))
         if _SURROGATE_ESCAPE.search(raw):
             # A "\ud800" escape alone is not text: SQLite could not store the string it makes.
             json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except (ValueError, UnicodeError, RecursionError):  # RecursionError: a guard only, never seen
+    except (EventError, ValueError):  # ValueError: UnicodeError's base
         return None
-    return body if isinstance(body, dict) else None
+    return body
 
 
 def _url_validation(body: dict[str, Any], secret: str) -> Response | tuple[Response, int]:
